@@ -1,0 +1,7 @@
+"""corridor: an agent-based simulator of the US-Mexico migration corridor."""
+
+__version__ = "0.1.0"
+
+from corridor.api import prepare, run  # noqa: E402
+
+__all__ = ["__version__", "prepare", "run"]

@@ -1,0 +1,123 @@
+"""People as a structure of NumPy arrays (LASER style): preallocated capacity, a live count.
+
+Each agent stands for ``scale`` people. Hot state is 24 bytes per agent: an int64 identity used
+for the counter-based draws, eight uint8 fields and four int16 day stamps (days since the
+scenario's start; -1 = never). People who reach an absorbing state (in the US interior, or back
+home) are counted when they get there and compacted out of the arrays at the end of the day,
+so the daily kernels only touch people who are still on the move.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# Agent states (uint8).
+TRAVEL_SOUTH = 0  # from origin (and the Darien) to Mexico's southern border
+MEXICO_TRANSIT = 1  # from Tapachula to a border city
+MEXICO_DETAINED = 2  # held by INM
+WAITING = 3  # in a border city, in a shelter or on the street
+US_CUSTODY = 4  # detained in the US awaiting a removal flight
+MPP = 5  # returned to wait in Mexico for a US hearing
+IN_US = 6  # absorbing: released, paroled, or got away
+HOME = 7  # absorbing: deported, removed or gave up
+STATE_NAMES = (
+    "travel_south", "mexico_transit", "mexico_detained", "waiting", "us_custody", "mpp",
+    "in_us", "home",
+)
+N_STATES = len(STATE_NAMES)
+N_ACTIVE_STATES = 6
+
+# Flag bits (uint8).
+IN_SHELTER = 1
+CBP_ONE = 2  # registered for a CBP One appointment
+EXPELLED = 4  # last outcome was a Title 42 / summary expulsion (no consequence)
+RETURNED = 8  # last outcome was a Title 8 return or MPP (some consequence)
+DARIEN = 16  # travels via the Darien Gap
+
+FIELDS: dict[str, np.dtype] = {
+    "uid": np.dtype(np.int64),
+    "nat": np.dtype(np.uint8),
+    "demo": np.dtype(np.uint8),
+    "state": np.dtype(np.uint8),
+    "place": np.dtype(np.uint8),
+    "flags": np.dtype(np.uint8),
+    "encounters": np.dtype(np.uint8),
+    "expulsions": np.dtype(np.uint8),
+    "removals": np.dtype(np.uint8),
+    "t_next": np.dtype(np.int16),
+    "t_state": np.dtype(np.int16),
+    "t_last_enc": np.dtype(np.int16),
+    "t_cbp": np.dtype(np.int16),
+}
+BYTES_PER_AGENT = sum(dt.itemsize for dt in FIELDS.values())
+
+
+class People:
+    """Agents' state arrays with a live count ``n`` and a growable capacity."""
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self.capacity = max(int(capacity), 1024)
+        for name, dt in FIELDS.items():
+            setattr(self, name, np.zeros(self.capacity, dtype=dt))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The state arrays in FIELDS order (what kernels take)."""
+        return tuple(getattr(self, name) for name in FIELDS)
+
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more agents, doubling capacity when needed."""
+        need = self.n + extra
+        if need <= self.capacity:
+            return
+        cap = max(need, 2 * self.capacity)
+        for name in FIELDS:
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        self.capacity = cap
+
+    def compact(self) -> int:
+        """Drop absorbed agents, keeping order; returns how many were dropped."""
+        kept = compact_nb(self.n, *self.arrays())
+        dropped = self.n - kept
+        self.n = kept
+        return dropped
+
+    def nbytes_hot(self) -> int:
+        return BYTES_PER_AGENT * self.capacity
+
+
+@nb.njit(cache=True)
+def compact_nb(n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last,
+               t_cbp):
+    """Stable in-place removal of agents in absorbing states; returns the new live count."""
+    j = 0
+    for i in range(n):
+        if state[i] < N_ACTIVE_STATES:
+            if j != i:
+                uid[j] = uid[i]
+                nat[j] = nat[i]
+                demo[j] = demo[i]
+                state[j] = state[i]
+                place[j] = place[i]
+                flags[j] = flags[i]
+                enc[j] = enc[i]
+                expl[j] = expl[i]
+                rem[j] = rem[i]
+                t_next[j] = t_next[i]
+                t_state[j] = t_state[i]
+                t_last[j] = t_last[i]
+                t_cbp[j] = t_cbp[i]
+            j += 1
+    return j
+
+
+def compact_numpy(n: int, arrays: dict[str, np.ndarray]) -> int:
+    """NumPy reference of :func:`compact_nb`."""
+    keep = np.flatnonzero(arrays["state"][:n] < N_ACTIVE_STATES)
+    for a in arrays.values():
+        a[: keep.size] = a[keep]
+    return int(keep.size)

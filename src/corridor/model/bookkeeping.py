@@ -1,0 +1,150 @@
+"""End of day: MPP hearings (process 7), the emergency-authority switch, stocks, memory, compaction.
+
+MPP enrollees who reach their hearing date are granted relief with a small probability and
+enter the US; the rest are ordered removed and either go home or wait again in their city.
+The emergency authority turns on when the 7-day mean of encounters reaches its threshold and
+off 14 days after the mean falls below the off threshold (Proclamation 10773's rule). The pull
+memory of the departure module learns today's outcomes (with its lag). Absorbed people leave
+the arrays.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
+from corridor.engine.series import F, S
+from corridor.engine.sim import Module
+from corridor.model.places import PLACE
+from corridor.scenario.levers import KEY_INDEX
+
+_ST_MPP_HEARING = STREAM["mpp_hearing"]
+
+LET_IN = ("releases", "gotaways")
+SENT_BACK = ("expulsions_title42", "returns_to_mexico", "removals", "mpp_enrollments")
+_REL = F["releases"]
+_GAVE_UP = F["gave_up"]
+_US = PLACE["us_interior"]
+_HOME = PLACE["origin"]
+_TRANSIT = PLACE["mexico_transit"]
+_ORIGIN = PLACE["origin"]
+
+
+class Bookkeeping(Module):
+    name = "bookkeeping"
+    PARAMS = (
+        Param("mpp_relief_prob", 0.05, "probability", 0.0, 1.0,
+              "estimate: few MPP cases won relief (TRAC: ~1-5%)", range=(0.01, 0.1)),
+        Param("mpp_home_after_order", 0.5, "probability", 0.0, 1.0,
+              "estimate: share going home after a removal order in absentia"),
+        Param("emergency_off_days", 14.0, "days", 1.0, 365.0,
+              "policy-timeline.csv 2024-06-05: lifts 14 days after the mean falls below"),
+    )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        self.daily_encounters = np.zeros(sim.n_days)
+        self.below_days = 0
+        self.emergency = np.zeros(sim.n_days, dtype=bool)
+
+    def step(self, day: int) -> None:
+        sim = self.sim
+        flows = sim.res.flows[day]
+        hearing_nb(sim.people.n, day, sim.seed, self.p["mpp_relief_prob"],
+                   self.p["mpp_home_after_order"], *sim.people.arrays(), flows)
+        self._emergency(day)
+        stocks_nb(sim.people.n, *sim.people.arrays(), sim.res.stocks[day])
+        dep = sim.module("departure")
+        by_nat = flows.sum(axis=2)
+        dep.let_in[day] = sum(by_nat[F[s]] for s in LET_IN)
+        dep.sent_back[day] = sum(by_nat[F[s]] for s in SENT_BACK)
+        dep.remember(day)
+        sim.people.compact()
+
+    def _emergency(self, day: int) -> None:
+        """Update the authority's state from the 7-day mean of encounters (people/day)."""
+        sim = self.sim
+        f = sim.res.flows[day]
+        self.daily_encounters[day] = (
+            f[F["encounters_usbp"]].sum() + f[F["encounters_ofo"]].sum()
+        ) * sim.scale
+        mean7 = self.daily_encounters[max(0, day - 6) : day + 1].mean()
+        lv = sim.levers[min(day + 1, sim.n_days - 1)]
+        on_at = lv[KEY_INDEX["us.emergency_authority.on_above_per_day"]]
+        off_at = lv[KEY_INDEX["us.emergency_authority.off_below_per_day"]]
+        proc = sim.module("processing")
+        if on_at <= 0:
+            proc.emergency_on = False
+        elif not proc.emergency_on and mean7 >= on_at:
+            proc.emergency_on = True
+            self.below_days = 0
+        elif proc.emergency_on:
+            self.below_days = self.below_days + 1 if mean7 < off_at else 0
+            if self.below_days >= self.p["emergency_off_days"]:
+                proc.emergency_on = False
+        self.emergency[day] = proc.emergency_on
+
+
+@nb.njit(cache=True)
+def hearing_nb(n, day, seed, relief, home_after, uid, nat, demo, state, place, flags, enc, expl,
+               rem, t_next, t_state, t_last, t_cbp, flows):
+    """MPP hearings due today: relief (enter the US) or a removal order (home or wait)."""
+    k = day_key_nb(seed, _ST_MPP_HEARING, day)
+    for i in range(n):
+        if state[i] != pp.MPP or t_next[i] > day:
+            continue
+        u = uniform_nb(k, uid[i])
+        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+        if u < relief:
+            flows[_REL, nat[i], place[i]] += 1
+            state[i] = pp.IN_US
+            place[i] = _US
+        elif u < relief + (1.0 - relief) * home_after:
+            flows[_GAVE_UP, nat[i], place[i]] += 1
+            state[i] = pp.HOME
+            place[i] = _HOME
+        else:
+            state[i] = pp.WAITING
+            t_state[i] = day
+
+
+_S_WAIT = S["waiting"]
+_S_SHELTER = S["in_shelter"]
+_S_STREET = S["on_street"]
+_S_TRANSIT = S["in_mexico_transit"]
+_S_SOUTH = S["travelling_south"]
+_S_MXDET = S["in_mexico_detention"]
+_S_CUSTODY = S["in_us_custody"]
+_S_MPP = S["mpp_waiting"]
+_S_CBP1 = S["cbp_one_registered"]
+
+
+@nb.njit(cache=True)
+def stocks_nb(n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last,
+              t_cbp, stocks):
+    """End-of-day head counts by nationality and place."""
+    for i in range(n):
+        s = state[i]
+        a = nat[i]
+        if s == pp.WAITING or s == pp.MPP:
+            c = place[i]
+            stocks[_S_WAIT, a, c] += 1
+            if flags[i] & pp.IN_SHELTER:
+                stocks[_S_SHELTER, a, c] += 1
+            else:
+                stocks[_S_STREET, a, c] += 1
+            if s == pp.MPP:
+                stocks[_S_MPP, a, c] += 1
+            elif flags[i] & pp.CBP_ONE:
+                stocks[_S_CBP1, a, c] += 1
+        elif s == pp.MEXICO_TRANSIT:
+            stocks[_S_TRANSIT, a, _TRANSIT] += 1
+        elif s == pp.TRAVEL_SOUTH:
+            stocks[_S_SOUTH, a, _ORIGIN] += 1
+        elif s == pp.MEXICO_DETAINED:
+            stocks[_S_MXDET, a, place[i]] += 1
+        elif s == pp.US_CUSTODY:
+            stocks[_S_CUSTODY, a, place[i]] += 1

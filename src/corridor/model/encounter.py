@@ -1,0 +1,136 @@
+"""Process 4: meeting CBP. CBP One appointments at ports; crossings between ports.
+
+Each day CBP One gives ``us.cbp_one_per_day`` appointments by lottery among registered people
+waiting in border cities (never more than the slots). Those who cross without an appointment
+go to a port (an OFO inadmissible) with a small probability, otherwise between ports, where
+Border Patrol apprehends them or they get away. Each person crosses into the sector facing
+their city (Mexicali: El Centro or Yuma; Juarez: El Paso or Big Bend, by the month's mix).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.rng import STREAM, day_key, day_key_nb, uniform_nb, uniforms
+from corridor.engine.series import F
+from corridor.engine.sim import Module
+from corridor.model.places import BORDER_CITIES, NAT, NATIONALITIES, PLACE, SECTOR_CITY, SECTORS
+from corridor.model.staging import CROSS
+from corridor.scenario.levers import KEY_INDEX
+
+_ST_CBP_ONE_LOTTERY = STREAM["cbp_one_lottery"]
+_ST_SECTOR_CHOICE = STREAM["sector_choice"]
+_ST_USBP_APPREHENSION = STREAM["usbp_apprehension"]
+
+USBP = 3  # apprehended between ports (event code)
+OFO = 4  # inadmissible at a port, no appointment
+OFO_APPT = 5  # at a port with a CBP One appointment
+_GOT = F["gotaways"]
+_FIRST_CITY = PLACE[BORDER_CITIES[0]]
+
+
+def _city_sectors() -> tuple[np.ndarray, np.ndarray]:
+    """Primary and secondary sector place index of each city."""
+    primary = np.zeros(len(BORDER_CITIES), dtype=np.int64)
+    second = np.zeros(len(BORDER_CITIES), dtype=np.int64)
+    for c, city in enumerate(BORDER_CITIES):
+        secs = [s for s in SECTORS if SECTOR_CITY[s] == city] or ["rio_grande_valley"]
+        primary[c] = PLACE[secs[0]]
+        second[c] = PLACE[secs[-1]]
+    return primary, second
+
+
+PRIMARY_SECTOR, SECOND_SECTOR = _city_sectors()
+
+
+def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int) -> np.ndarray:
+    """Pick ``slots`` of ``candidates`` (indices) by hashed priority; all if fewer.
+
+    The priority of a person is a pure function of (seed, day, uid), so the winners do not
+    depend on array order or thread count.
+    """
+    if candidates.size <= slots:
+        return candidates
+    pri = uniforms(key, uid[candidates])
+    order = np.lexsort((uid[candidates], pri))
+    return np.sort(candidates[order[:slots]])
+
+
+class Encounter(Module):
+    name = "encounter"
+    PARAMS = (
+        Param("port_share", 0.08, "share of crossings made at a port without appointment",
+              0.0, 1.0, "calibration; OFO was ~15% of SW encounters FY2020 (CBP SW file)",
+              range=(0.03, 0.2)),
+        Param("gotaway_prob_mexico", 0.30, "probability", 0.0, 1.0,
+              "calibration; parameters.csv: gotaways 73,463 (Apr 2023), 32,840 (Jun 2023)",
+              range=(0.15, 0.45)),
+        Param("gotaway_prob_other", 0.06, "probability", 0.0, 1.0,
+              "estimate: asylum seekers mostly turn themselves in", range=(0.02, 0.15)),
+    )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        self.gotaway = np.full(len(NATIONALITIES), self.p["gotaway_prob_other"])
+        self.gotaway[NAT["mexico"]] = self.p["gotaway_prob_mexico"]
+        self.slot_carry = 0.0
+        self.appointments_given = np.zeros(sim.n_days, dtype=np.int64)
+
+    def slots_today(self, day: int) -> int:
+        s = self.sim.levers[day, KEY_INDEX["us.cbp_one_per_day"]] / self.sim.scale + self.slot_carry
+        whole = int(s)
+        self.slot_carry = s - whole
+        return whole
+
+    def step(self, day: int) -> None:
+        sim = self.sim
+        ppl = sim.people
+        n = ppl.n
+        slots = self.slots_today(day)
+        if slots > 0:
+            registered = np.flatnonzero(
+                (ppl.state[:n] == pp.WAITING) & ((ppl.flags[:n] & pp.CBP_ONE) != 0)
+            )
+            key = day_key(sim.seed, _ST_CBP_ONE_LOTTERY, day)
+            winners = lottery(key, ppl.uid, registered, slots)
+            sim.event[winners] = OFO_APPT
+            self.appointments_given[day] = winners.size
+        t_mod = sim.module("transit")
+        m = min(max(int(t_mod.month_of_day[day]), 0), t_mod.alt_sector.shape[0] - 1)
+        encounter_nb(
+            n, day, sim.seed, self.p["port_share"], self.gotaway, t_mod.alt_sector[m],
+            PRIMARY_SECTOR, SECOND_SECTOR, *ppl.arrays(), sim.event, sim.res.flows[day],
+        )
+
+
+@nb.njit(cache=True)
+def sector_of(uid, city, seed, alt, primary, second):
+    """The sector a person from ``city`` crosses into (fixed per person)."""
+    u = uniform_nb(day_key_nb(seed, _ST_SECTOR_CHOICE, 0), uid)
+    return second[city] if u < alt[city] else primary[city]
+
+
+@nb.njit(cache=True)
+def encounter_nb(n, day, seed, port_share, gotaway, alt, primary, second, uid, nat, demo,
+                 state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp, event,
+                 flows):
+    """Resolve today's crossings: port or between ports; apprehended or got away."""
+    k = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
+    for i in range(n):
+        if event[i] != CROSS:
+            continue
+        u = uniform_nb(k, uid[i])
+        if u < port_share:
+            event[i] = OFO
+        elif u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
+            sec = sector_of(uid[i], place[i] - _FIRST_CITY, seed, alt, primary, second)
+            flows[_GOT, nat[i], sec] += 1
+            flags[i] &= ~np.uint8(pp.IN_SHELTER)
+            state[i] = pp.IN_US
+            place[i] = sec
+            event[i] = 0
+        else:
+            event[i] = USBP

@@ -1,0 +1,190 @@
+"""Inputs the model takes from data: demographic mix, sector mix, seasonality, push curves.
+
+All come from the shipped CBP and OHSS files (through Dec 2023); months after the data are
+held at the mean of the last twelve months of data. The push curve is a smooth function of
+time per nationality (log-linear between quarterly knots, times a shared seasonal profile);
+its knot values are the calibration's (``calibration/push_knots.csv``) when that file exists,
+and otherwise an initial guess derived from encounters (see :func:`initial_push_knots`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corridor.data import cbp, ohss
+from corridor.model.places import (
+    BORDER_CITIES,
+    DEMOGRAPHICS,
+    N_NAT,
+    NATIONALITIES,
+    SECTOR_CITY,
+    SECTORS,
+)
+
+FIRST_MONTH = pd.Timestamp("2019-10-01")
+LAST_DATA_MONTH = pd.Timestamp("2023-12-01")
+KNOT_MONTHS = 3  # one push knot per quarter
+PUSH_FILE = "calibration/push_knots.csv"
+
+
+def month_index(dates: np.ndarray) -> np.ndarray:
+    """Months since Oct 2019 for an array of datetime64[D] (may be negative)."""
+    m = dates.astype("M8[M]").astype(np.int64)
+    return m - np.datetime64("2019-10", "M").astype(np.int64)
+
+
+@lru_cache(maxsize=1)
+def _sw() -> pd.DataFrame:
+    return cbp.read_sw_encounters()
+
+
+def _group_of(nat: str) -> str:
+    return nat if nat in ("mexico", "guatemala", "honduras", "el_salvador") else "other"
+
+
+@lru_cache(maxsize=1)
+def demographic_shares() -> np.ndarray:
+    """Share of each demographic by fiscal year (FY2020..FY2024) and nationality: [5, N_NAT, 4].
+
+    From CBP's SW file (both components, both titles); the "Other" group's mix is used for the
+    nationalities inside it.
+    """
+    sw = _sw()
+    out = np.zeros((5, N_NAT, len(DEMOGRAPHICS)))
+    g = sw.groupby(["fiscal_year", "citizenship", "demographic"])["count"].sum()
+    for fy_i, fy in enumerate(range(2020, 2025)):
+        for n, nat in enumerate(NATIONALITIES):
+            row = np.array([g.get((fy, _group_of(nat), d), 0) for d in DEMOGRAPHICS], float)
+            out[fy_i, n] = row / row.sum()
+    return out
+
+
+@lru_cache(maxsize=1)
+def _sector_table() -> pd.DataFrame:
+    s = ohss.usbp_by_sector()
+    s = s[(s.month >= FIRST_MONTH) & (s.month <= LAST_DATA_MONTH)]
+    return s.pivot(index="month", columns="sector", values="count")[list(SECTORS)]
+
+
+def sector_shares(n_months: int) -> np.ndarray:
+    """Share of Border Patrol encounters by sector for each month since Oct 2019: [m, 9]."""
+    tab = _sector_table().to_numpy(float)
+    tab = tab / tab.sum(axis=1, keepdims=True)
+    tail = tab[-12:].mean(axis=0)
+    out = np.empty((n_months, len(SECTORS)))
+    k = min(n_months, tab.shape[0])
+    out[:k] = tab[:k]
+    out[k:] = tail
+    return out
+
+
+def city_choice(n_months: int, matamoros_share_of_rgv: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative city-choice probabilities [m, 8] and, per city, P(second sector) [m, 8].
+
+    Cities facing two sectors (Mexicali: El Centro/Yuma; Juarez: El Paso/Big Bend) cross into
+    the second with the sectors' share ratio. Reynosa and Matamoros split Rio Grande Valley.
+    """
+    sec = sector_shares(n_months)
+    city_p = np.zeros((n_months, len(BORDER_CITIES)))
+    alt = np.zeros((n_months, len(BORDER_CITIES)))
+    ci = {c: i for i, c in enumerate(BORDER_CITIES)}
+    for s, sector in enumerate(SECTORS):
+        city_p[:, ci[SECTOR_CITY[sector]]] += sec[:, s]
+    rgv = sec[:, SECTORS.index("rio_grande_valley")]
+    city_p[:, ci["reynosa"]] -= matamoros_share_of_rgv * rgv
+    city_p[:, ci["matamoros"]] += matamoros_share_of_rgv * rgv
+    for city, second in (("mexicali", "yuma"), ("juarez", "big_bend")):
+        tot = city_p[:, ci[city]]
+        alt[:, ci[city]] = np.where(tot > 0, sec[:, SECTORS.index(second)] / np.maximum(tot, 1e-12), 0)
+    return np.cumsum(city_p, axis=1), alt
+
+
+@lru_cache(maxsize=1)
+def seasonal_profile() -> np.ndarray:
+    """Multiplicative month-of-year factors (Jan..Dec, mean 1) from Southwest Border Patrol
+    encounters FY2013-FY2019, before the period the model fits (OHSS, shipped).
+    """
+    n = ohss.usbp_by_nationality()
+    tot = n.groupby("month")["count"].sum()
+    tot = tot[(tot.index >= pd.Timestamp("2012-10-01")) & (tot.index < pd.Timestamp("2019-10-01"))]
+    trend = tot.rolling(12, center=True, min_periods=6).mean()
+    ratio = (tot / trend).groupby(tot.index.month).mean()
+    f = ratio.reindex(range(1, 13)).to_numpy(float)
+    return f / f.mean()
+
+
+@lru_cache(maxsize=1)
+def encounters_by_nationality() -> pd.DataFrame:
+    """Monthly SW encounters (USBP + OFO) by project nationality, Oct 2019 - Dec 2023.
+
+    USBP by nationality is OHSS's; OFO is CBP's by citizenship group, with "Other" apportioned
+    to the seven nationalities inside it by their Border Patrol shares that month.
+    """
+    usbp = ohss.usbp_by_nationality()
+    usbp = usbp[(usbp.month >= FIRST_MONTH) & (usbp.month <= LAST_DATA_MONTH)]
+    u = usbp.pivot(index="month", columns="nationality", values="count")[list(NATIONALITIES)]
+    sw = _sw()
+    ofo = sw[sw.component == "ofo"].groupby(["month", "citizenship"])["count"].sum().unstack()
+    ofo = ofo.reindex(u.index).fillna(0)
+    out = u.astype(float).copy()
+    others = [n for n in NATIONALITIES if _group_of(n) == "other"]
+    oshare = u[others].div(u[others].sum(axis=1), axis=0).fillna(1 / len(others))
+    for nat in NATIONALITIES:
+        if nat in others:
+            out[nat] += ofo["other"] * oshare[nat]
+        else:
+            out[nat] += ofo[nat]
+    return out
+
+
+def initial_push_knots(repeat_share: float = 0.25, lead_months: int = 1) -> pd.DataFrame:
+    """A first guess of the push curves: de-duplicated, de-seasonalised encounters, moved a
+    month earlier (travel), averaged per quarter. Calibration replaces these.
+    """
+    enc = encounters_by_nationality()
+    season = seasonal_profile()[enc.index.month - 1]
+    first = enc.mul(1 - repeat_share).div(season, axis=0) / enc.index.days_in_month.to_numpy()[:, None]
+    first = first.shift(-lead_months).ffill()
+    q = (np.arange(len(first)) // KNOT_MONTHS)
+    knots = first.groupby(q).mean()
+    knots.index = [FIRST_MONTH + pd.DateOffset(months=KNOT_MONTHS * i) for i in knots.index]
+    long = knots.stack().rename("per_day").reset_index()
+    long.columns = ["knot", "nationality", "per_day"]
+    long["log_push"] = np.log(np.maximum(long["per_day"], 0.5))
+    return long[["knot", "nationality", "log_push"]]
+
+
+def push_knots() -> pd.DataFrame:
+    """The calibrated knots when shipped, else the initial guess."""
+    path = Path(str(resources.files("corridor") / PUSH_FILE))
+    if path.exists():
+        df = pd.read_csv(path, parse_dates=["knot"])
+        return df[["knot", "nationality", "log_push"]]
+    return initial_push_knots()
+
+
+def push_daily(start: dt.date, n_days: int, knots: pd.DataFrame | None = None) -> np.ndarray:
+    """Baseline departures per day by nationality [n_days, N_NAT] (people, before pull/levers).
+
+    Log-linear interpolation between knots placed mid-quarter; flat beyond the last knot at the
+    mean of the last four knots; times the seasonal profile.
+    """
+    knots = push_knots() if knots is None else knots
+    days = np.arange(n_days) + (np.datetime64(start) - np.datetime64("2019-10-01")).astype(int)
+    dates = np.datetime64("2019-10-01") + days
+    out = np.empty((n_days, N_NAT))
+    for n, nat in enumerate(NATIONALITIES):
+        k = knots[knots.nationality == nat].sort_values("knot")
+        kd = ((k.knot - FIRST_MONTH).dt.days + 45).to_numpy(float)
+        kv = k.log_push.to_numpy(float)
+        kd = np.append(kd, kd[-1] + 90)
+        kv = np.append(kv, kv[-4:].mean())
+        out[:, n] = np.exp(np.interp(days, kd, kv))
+    moy = dates.astype("M8[M]").astype(np.int64) % 12
+    return out * seasonal_profile()[moy][:, None]

@@ -1,0 +1,238 @@
+"""Process 5: what CBP does with each person it encounters, under the policy of that day.
+
+In order: an emergency authority, when on, summarily returns people crossing between ports;
+Title 42 expels single adults (and a share of families) of the nationalities Mexico accepts,
+and others on flights home when a detention bed is free; under Title 8, unaccompanied children
+and CBP One appointment holders are released, Mexicans are mostly returned, covered
+nationalities are taken back by Mexico while the month's cap lasts, MPP sends a share to wait
+in Mexico, and a share (larger under the asylum rule) is detained for removal while beds last;
+everyone else is released with a notice to appear or parole. Every encounter is counted in
+CBP's layout (component x title x demographic x citizenship), as unique or repeat.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
+from corridor.engine.series import F
+from corridor.engine.sim import Module
+from corridor.model.encounter import OFO, OFO_APPT, PRIMARY_SECTOR, SECOND_SECTOR, USBP, sector_of
+from corridor.model.places import BORDER_CITIES, DEMO, NATIONALITIES, PLACE
+from corridor.scenario.levers import FLIGHT_COUNTRIES, KEY_INDEX
+
+_ST_PROCESSING = STREAM["processing"]
+_ST_REMOVAL_QUEUE = STREAM["removal_queue"]
+
+_FIRST_CITY = PLACE[BORDER_CITIES[0]]
+_HOME = PLACE["origin"]
+_US = PLACE["us_interior"]
+_SA = DEMO["single_adult"]
+_UAC = DEMO["uac"]
+_E_USBP = F["encounters_usbp"]
+_E_OFO = F["encounters_ofo"]
+_T42 = F["expulsions_title42"]
+_RET = F["returns_to_mexico"]
+_REL = F["releases"]
+_APPT = F["cbp_one_appointments"]
+_UNIQ = F["unique_people_encountered"]
+_REP = F["repeat_encounters"]
+_MPP = F["mpp_enrollments"]
+_EMER = F["emergency_returns"]
+_DET = F["detention_admissions"]
+
+
+def nat_lever(lv: np.ndarray, name: str) -> np.ndarray:
+    """A per-nationality lever as an array over NATIONALITIES (0 where it has no entry)."""
+    out = np.zeros(len(NATIONALITIES))
+    for n, nat in enumerate(NATIONALITIES):
+        key = f"{name}.{nat}"
+        if key in KEY_INDEX:
+            out[n] = lv[KEY_INDEX[key]]
+    return out
+
+
+class Processing(Module):
+    name = "processing"
+    PARAMS = (
+        Param("t42_family_share", 0.35, "share of family members expelled", 0.0, 1.0,
+              "calibration; parameters.csv: share of USBP arrests expelled 91% (Oct 2020) -> "
+              "23% (Jan 2022)", range=(0.1, 0.6)),
+        Param("mexican_return_share_adult", 0.85, "share", 0.0, 1.0,
+              "estimate: Mexican single adults under Title 8 are mostly returned (ER/VR)",
+              range=(0.7, 0.95)),
+        Param("mexican_return_share_family", 0.3, "share", 0.0, 1.0, "estimate",
+              range=(0.1, 0.5)),
+        Param("removal_share", 0.08, "share of non-Mexican Title 8 cases detained for "
+              "removal", 0.0, 1.0, "calibration; ICE removals FY2022 72,177 (parameters.csv)",
+              range=(0.03, 0.15)),
+        Param("removal_share_asylum_rule", 0.3, "share under the asylum rule", 0.0, 1.0,
+              "parameters.csv: ~37% repatriated after T42 ended (DHS, May-Jun 2023)",
+              range=(0.15, 0.45)),
+        Param("mpp_hearing_days", 150.0, "days", 1.0, 1000.0,
+              "estimate: MPP hearings months after enrolment", range=(90.0, 300.0)),
+        Param("border_share_of_beds", 0.5, "share of ICE beds for border cases", 0.0, 1.0,
+              "estimate: ICE ADP 28,289 FY2023 includes interior arrests", range=(0.3, 0.7)),
+    )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        self.month_of_day = np.arange(sim.n_days) + np.datetime64(sim.scn.start)
+        self.month_of_day = self.month_of_day.astype("M8[M]").astype(np.int64)
+        self.custody = 0  # agents in US custody, maintained with the removal module
+        self.takeback_used = 0
+        self.takeback_month = -1
+        self.emergency_on = False
+
+    def takeback_left(self, day: int) -> int:
+        m = int(self.month_of_day[day])
+        if m != self.takeback_month:
+            self.takeback_month, self.takeback_used = m, 0
+        cap = self.sim.levers[day, KEY_INDEX["mexico.takeback_cap_per_month"]] / self.sim.scale
+        return max(0, int(round(cap)) - self.takeback_used)
+
+    def step(self, day: int) -> None:
+        sim, p = self.sim, self.p
+        lv = sim.levers[day]
+        flights = np.zeros(len(NATIONALITIES))
+        for n, nat in enumerate(NATIONALITIES):
+            if nat in FLIGHT_COUNTRIES:
+                flights[n] = lv[KEY_INDEX[f"us.removal_flights_per_week.{nat}"]]
+        beds = lv[KEY_INDEX["us.detention_beds"]] * p["border_share_of_beds"] / sim.scale
+        t_mod = sim.module("transit")
+        m = min(max(int(t_mod.month_of_day[day]), 0), t_mod.alt_sector.shape[0] - 1)
+        rule = lv[KEY_INDEX["us.asylum_rule"]] > 0
+        out = processing_nb(
+            sim.people.n, day, sim.seed, self.month_of_day,
+            lv[KEY_INDEX["us.title42"]] > 0, self.emergency_on,
+            nat_lever(lv, "mexico.title42_accepts"), nat_lever(lv, "mexico.takeback_nationalities"),
+            self.takeback_left(day), lv[KEY_INDEX["us.mpp"]],
+            p["removal_share_asylum_rule"] if rule else p["removal_share"],
+            flights, max(0, int(beds) - self.custody), p["t42_family_share"],
+            p["mexican_return_share_adult"], p["mexican_return_share_family"],
+            int(p["mpp_hearing_days"]), t_mod.alt_sector[m], PRIMARY_SECTOR, SECOND_SECTOR,
+            *sim.people.arrays(), sim.event, sim.res.flows[day], sim.res.cbp[day],
+        )
+        self.takeback_used += out[0]
+        self.custody += out[1]
+
+
+# Outcome codes.
+_RELEASE, _EXPEL_MX, _EXPEL_FLIGHT, _RETURN_MX, _TO_MPP, _CUSTODY, _EMERGENCY = range(7)
+
+
+@nb.njit(cache=True)
+def _decide(u1, u2, nat, demo, ev, t42, emergency, accepts, takeback, takeback_left, mpp,
+            removal_share, flights, beds_left, fam_share, mex_adult, mex_family):
+    """The outcome of one encounter (a pure function of its inputs)."""
+    if demo == _UAC:
+        return _RELEASE
+    if ev == OFO_APPT:
+        return _RELEASE
+    between = ev == USBP
+    if emergency and between:
+        if nat == 0 or accepts[nat] > 0 or (takeback[nat] > 0 and takeback_left > 0):
+            return _EMERGENCY
+        if flights[nat] > 0 and beds_left > 0:
+            return _CUSTODY
+        return _RELEASE
+    if t42 and (demo == _SA or u1 < fam_share):
+        if accepts[nat] > 0:
+            return _EXPEL_MX
+        if flights[nat] > 0 and beds_left > 0:
+            return _EXPEL_FLIGHT
+    if nat == 0:
+        share = mex_adult if demo == _SA else mex_family
+        return _RETURN_MX if u2 < share else _RELEASE
+    if takeback[nat] > 0 and takeback_left > 0 and between:
+        return _RETURN_MX
+    if u2 < mpp:
+        return _TO_MPP
+    if u2 < mpp + removal_share and flights[nat] > 0 and beds_left > 0:
+        return _CUSTODY
+    return _RELEASE
+
+
+@nb.njit(cache=True)
+def processing_nb(n, day, seed, month_of_day, t42, emergency, accepts, takeback, takeback_left,
+                  mpp, removal_share, flights, beds_left, fam_share, mex_adult, mex_family,
+                  hearing_days, alt, primary, second, uid, nat, demo, state, place, flags, enc,
+                  expl, rem, t_next, t_state, t_last, t_cbp, event, flows, cbp):
+    """Process today's encounters; returns (taken back, admitted to custody) in agents."""
+    k1 = day_key_nb(seed, _ST_PROCESSING, day)
+    k2 = day_key_nb(seed, _ST_REMOVAL_QUEUE, day)
+    taken = 0
+    admitted = 0
+    month = month_of_day[day]
+    for i in range(n):
+        ev = event[i]
+        if ev != USBP and ev != OFO and ev != OFO_APPT:
+            continue
+        event[i] = 0
+        a = nat[i]
+        d = demo[i]
+        city = place[i] - _FIRST_CITY
+        sec = sector_of(uid[i], city, seed, alt, primary, second)
+        comp = 0 if ev == USBP else 1
+        flows[_E_USBP if comp == 0 else _E_OFO, a, sec] += 1
+        if ev == OFO_APPT:
+            flows[_APPT, a, sec] += 1
+        last = t_last[i]
+        if last >= 0 and day - last <= 365:
+            flows[_REP, a, sec] += 1
+        if last < 0 or month_of_day[last] != month:
+            flows[_UNIQ, a, sec] += 1
+        t_last[i] = day
+        if enc[i] < 255:
+            enc[i] += 1
+        o = _decide(uniform_nb(k1, uid[i]), uniform_nb(k2, uid[i]), a, d, ev, t42, emergency,
+                    accepts, takeback, takeback_left - taken, mpp, removal_share, flights,
+                    beds_left - admitted, fam_share, mex_adult, mex_family)
+        title = 1 if (o == _EXPEL_MX or o == _EXPEL_FLIGHT) else 0
+        cbp[comp, title, d, a] += 1
+        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+        if o == _RELEASE:
+            flows[_REL, a, sec] += 1
+            state[i] = pp.IN_US
+            place[i] = _US
+        elif o == _EXPEL_MX:
+            flows[_T42, a, sec] += 1
+            flows[_RET, a, place[i]] += 1
+            if expl[i] < 255:
+                expl[i] += 1
+            flags[i] = (flags[i] | pp.EXPELLED) & ~np.uint8(pp.RETURNED)
+            state[i] = pp.WAITING
+            t_state[i] = day
+        elif o == _EXPEL_FLIGHT or o == _CUSTODY:
+            if o == _EXPEL_FLIGHT:
+                flows[_T42, a, sec] += 1
+                flags[i] |= pp.EXPELLED
+            else:
+                flags[i] &= ~np.uint8(pp.EXPELLED)
+            flows[_DET, a, sec] += 1
+            state[i] = pp.US_CUSTODY
+            place[i] = sec
+            t_state[i] = day
+            admitted += 1
+        elif o == _RETURN_MX or o == _EMERGENCY:
+            if a != 0 and (o == _RETURN_MX or accepts[a] == 0):
+                taken += 1  # a non-Mexican Mexico takes back under the monthly cap
+            flows[_EMER if o == _EMERGENCY else _RET, a, place[i]] += 1
+            if o == _EMERGENCY:
+                flows[_RET, a, place[i]] += 1
+            if rem[i] < 255:
+                rem[i] += 1
+            flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
+            state[i] = pp.WAITING
+            t_state[i] = day
+        else:  # MPP
+            flows[_MPP, a, place[i]] += 1
+            flows[_RET, a, place[i]] += 1
+            flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
+            state[i] = pp.MPP
+            t_state[i] = day
+            t_next[i] = day + hearing_days
+    return taken, admitted

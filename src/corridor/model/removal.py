@@ -1,0 +1,106 @@
+"""Process 6: removal flights from US custody, and release when no flight comes in time.
+
+Each country gets ``us.removal_flights_per_week.<country>`` flights on a fixed schedule (flight
+k of the week leaves on the day the running total of flights passes k); each carries
+``us.seats_per_flight`` people, boarded first-in first-out from detention. Countries that refuse
+returns have no flights, so their nationals cannot be removed (processing never detains them).
+People held past ``max_detention_days`` are released (ICE's average stay was 44-52 days).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.series import F
+from corridor.engine.sim import Module
+from corridor.model.places import NATIONALITIES, PLACE
+from corridor.scenario.levers import FLIGHT_COUNTRIES, KEY_INDEX
+
+_REM = F["removals"]
+_REL = F["releases"]
+_HOME = PLACE["origin"]
+_US = PLACE["us_interior"]
+
+
+def flights_on(day: int, per_week: float) -> int:
+    """Flights that leave on ``day`` for a schedule of ``per_week`` (evenly spread)."""
+    return int(np.floor((day + 1) * per_week / 7.0) - np.floor(day * per_week / 7.0))
+
+
+class Removal(Module):
+    name = "removal"
+    PARAMS = (
+        Param("max_detention_days", 48.0, "days", 1.0, 365.0,
+              "parameters.csv: ICE average length of stay 44-52 days (late 2023, TRAC)",
+              range=(30.0, 90.0)),
+    )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        self.seat_carry = np.zeros(len(NATIONALITIES))
+        self.flights_flown = np.zeros((sim.n_days, len(NATIONALITIES)), dtype=np.int32)
+
+    def seats_today(self, day: int) -> np.ndarray:
+        lv = self.sim.levers[day]
+        seats = np.zeros(len(NATIONALITIES))
+        per_flight = lv[KEY_INDEX["us.seats_per_flight"]] / self.sim.scale
+        for n, nat in enumerate(NATIONALITIES):
+            if nat in FLIGHT_COUNTRIES:
+                k = flights_on(day, lv[KEY_INDEX[f"us.removal_flights_per_week.{nat}"]])
+                self.flights_flown[day, n] = k
+                seats[n] = k * per_flight + self.seat_carry[n]
+        whole = np.floor(seats)
+        self.seat_carry = np.where(seats > 0, seats - whole, self.seat_carry)
+        return whole.astype(np.int64)
+
+    def step(self, day: int) -> None:
+        sim = self.sim
+        seats = self.seats_today(day)
+        left = removal_nb(sim.people.n, day, seats, int(self.p["max_detention_days"]),
+                          *sim.people.arrays(), sim.res.flows[day])
+        sim.module("processing").custody -= left
+
+
+@nb.njit(cache=True)
+def removal_nb(n, day, seats, max_days, uid, nat, demo, state, place, flags, enc, expl, rem,
+               t_next, t_state, t_last, t_cbp, flows):
+    """Board flights first-in first-out, then release those held too long.
+
+    Returns how many left custody today. FIFO is by custody start day, ties by array order.
+    """
+    left = 0
+    n_nat = seats.shape[0]
+    if seats.sum() > 0:
+        count = 0
+        for i in range(n):
+            if state[i] == pp.US_CUSTODY:
+                count += 1
+        cust = np.empty(count, dtype=np.int64)
+        j = 0
+        for i in range(n):
+            if state[i] == pp.US_CUSTODY:
+                cust[j] = i
+                j += 1
+        order = np.argsort(t_state[cust], kind="mergesort")  # stable: ties by array order
+        remaining = seats.copy()
+        for o in order:
+            i = cust[o]
+            a = nat[i]
+            if a < n_nat and remaining[a] > 0:
+                remaining[a] -= 1
+                flows[_REM, a, place[i]] += 1
+                state[i] = pp.HOME
+                place[i] = _HOME
+                if rem[i] < 255:
+                    rem[i] += 1
+                left += 1
+    for i in range(n):
+        if state[i] == pp.US_CUSTODY and day - t_state[i] >= max_days:
+            flows[_REL, nat[i], place[i]] += 1
+            state[i] = pp.IN_US
+            place[i] = _US
+            left += 1
+    return left

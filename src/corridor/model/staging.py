@@ -1,0 +1,153 @@
+"""Process 3 (and 7): waiting in a border city, shelter or street, and what people do next.
+
+Each day, people waiting in a border city get a shelter bed if one is free (first come, first
+served) or stay on the street, where the daily hazard of harm (extortion, kidnapping, assault)
+is higher. They register for a CBP One appointment once it exists, cross between ports, or give
+up and go home, at daily hazards that depend on what happened to them before: after a Title 42
+expulsion there is no consequence to trying again, so people re-cross fast (process 7); after
+a Title 8 return they re-cross slower and give up more.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
+from corridor.engine.series import F
+from corridor.engine.sim import Module
+from corridor.model.places import BORDER_CITIES, PLACE
+from corridor.scenario.levers import KEY_INDEX
+
+_ST_CBP_ONE_REGISTER = STREAM["cbp_one_register"]
+_ST_CROSS_DECISION = STREAM["cross_decision"]
+_ST_GIVE_UP = STREAM["give_up"]
+_ST_HARM = STREAM["harm"]
+
+CROSS = 1
+_FIRST_CITY = PLACE[BORDER_CITIES[0]]
+_HARM = F["harm_incidents"]
+_GAVE_UP = F["gave_up"]
+_HOME = PLACE["origin"]
+
+
+class Staging(Module):
+    name = "staging"
+    PARAMS = (
+        Param("cross_per_day", 0.12, "1/day", 0.0, 1.0,
+              "calibration; most arrivals cross within 1-2 weeks", range=(0.05, 0.4)),
+        Param("cross_per_day_registered", 0.01, "1/day", 0.0, 1.0,
+              "estimate: CBP One registrants mostly wait for their appointment",
+              range=(0.0, 0.05)),
+        Param("cross_per_day_after_expulsion", 0.25, "1/day", 0.0, 1.0,
+              "calibration; parameters.csv: ~50% of T42 expulsions were repeats (Cato)",
+              range=(0.1, 0.6)),
+        Param("cross_per_day_after_return", 0.03, "1/day", 0.0, 1.0,
+              "calibration; Title 8 returns carry a re-entry bar", range=(0.01, 0.1)),
+        Param("give_up_per_day", 0.003, "1/day", 0.0, 1.0, "estimate", range=(0.0, 0.01)),
+        Param("give_up_per_day_after_expulsion", 0.04, "1/day", 0.0, 1.0,
+              "calibration; FY2021 repeat rate 27% (period-facts.csv)", range=(0.01, 0.1)),
+        Param("give_up_per_day_after_return", 0.02, "1/day", 0.0, 1.0, "estimate",
+              range=(0.005, 0.05)),
+        Param("register_per_day", 0.2, "1/day", 0.0, 1.0,
+              "parameters.csv: CBP One demand ~80,000 requests/day vs 1,450 slots",
+              range=(0.05, 0.5)),
+        Param("asylum_rule_cross_factor", 0.6, "multiplier", 0.0, 1.0,
+              "estimate: the rule pushes people to wait for CBP One", range=(0.4, 1.0)),
+        Param("min_wait_days", 2.0, "days", 0.0, 60.0, "estimate: rest and contact smugglers"),
+        Param("harm_per_day_street", 3e-4, "incidents/person-day", 0.0, 0.1,
+              "parameters.csv: HRF >13,480 reported attacks under T42 (a fraction of the "
+              "true total); AIC: ~1 in 70 MPP enrollees documented victims",
+              range=(1e-4, 1e-3)),
+        Param("harm_shelter_factor", 0.25, "multiplier", 0.0, 1.0,
+              "estimate: shelters protect but are targeted too", range=(0.1, 0.5)),
+        Param("mpp_give_up_per_day", 0.004, "1/day", 0.0, 1.0,
+              "estimate: many MPP enrollees abandoned their cases"),
+    )
+
+    def step(self, day: int) -> None:
+        sim, p = self.sim, self.p
+        lv = sim.levers[day]
+        beds = np.array(
+            [lv[KEY_INDEX[f"mexico.shelter_beds.{c}"]] for c in BORDER_CITIES]
+        ) / sim.scale
+        cbp_one = lv[KEY_INDEX["us.cbp_one_per_day"]] > 0
+        rule = lv[KEY_INDEX["us.asylum_rule"]] > 0
+        cross = np.array([
+            p["cross_per_day"] * (p["asylum_rule_cross_factor"] if rule else 1.0),
+            p["cross_per_day_registered"],
+            p["cross_per_day_after_expulsion"],
+            p["cross_per_day_after_return"] * (p["asylum_rule_cross_factor"] if rule else 1.0),
+        ])
+        give_up = np.array([p["give_up_per_day"], p["give_up_per_day"],
+                            p["give_up_per_day_after_expulsion"],
+                            p["give_up_per_day_after_return"]])
+        sim.ensure_event_capacity()
+        staging_nb(
+            sim.people.n, day, sim.seed, np.floor(beds).astype(np.int64), cross, give_up,
+            p["register_per_day"] if cbp_one else 0.0, int(p["min_wait_days"]),
+            p["harm_per_day_street"], p["harm_shelter_factor"], p["mpp_give_up_per_day"],
+            *sim.people.arrays(), sim.event, sim.res.flows[day],
+        )
+
+
+@nb.njit(cache=True)
+def staging_nb(n, day, seed, beds, cross, give_up, register, min_wait, harm_street,
+               shelter_factor, mpp_give_up, uid, nat, demo, state, place, flags, enc, expl,
+               rem, t_next, t_state, t_last, t_cbp, event, flows):
+    """Shelter beds, harm, registration and the decision to cross or give up, for one day.
+
+    Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
+    """
+    k_cross = day_key_nb(seed, _ST_CROSS_DECISION, day)
+    k_give = day_key_nb(seed, _ST_GIVE_UP, day)
+    k_reg = day_key_nb(seed, _ST_CBP_ONE_REGISTER, day)
+    k_harm = day_key_nb(seed, _ST_HARM, day)
+    occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    for i in range(n):
+        event[i] = 0
+        s = state[i]
+        if s != pp.WAITING and s != pp.MPP:
+            continue
+        c = place[i] - _FIRST_CITY
+        rate = harm_street
+        if occupied[c] < beds[c]:
+            occupied[c] += 1
+            flags[i] |= pp.IN_SHELTER
+            rate *= shelter_factor
+        else:
+            flags[i] &= ~np.uint8(pp.IN_SHELTER)
+        if uniform_nb(k_harm, uid[i]) < rate:
+            flows[_HARM, nat[i], place[i]] += 1
+        if s == pp.MPP:
+            if uniform_nb(k_give, uid[i]) < mpp_give_up:
+                state[i] = pp.HOME
+                flags[i] &= ~np.uint8(pp.IN_SHELTER)
+                flows[_GAVE_UP, nat[i], place[i]] += 1
+                place[i] = _HOME
+            continue
+        if day - t_state[i] < min_wait:
+            continue
+        f = flags[i]
+        kind = 0
+        if f & pp.EXPELLED:
+            kind = 2
+        elif f & pp.RETURNED:
+            kind = 3
+        elif f & pp.CBP_ONE:
+            kind = 1
+        if register > 0.0 and not (f & pp.CBP_ONE) and uniform_nb(k_reg, uid[i]) < register:
+            flags[i] |= pp.CBP_ONE
+            t_cbp[i] = day
+            if kind == 0:
+                kind = 1
+        u = uniform_nb(k_cross, uid[i])
+        if u < cross[kind]:
+            event[i] = CROSS
+        elif uniform_nb(k_give, uid[i]) < give_up[kind]:
+            state[i] = pp.HOME
+            flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
+            flows[_GAVE_UP, nat[i], place[i]] += 1
+            place[i] = _HOME

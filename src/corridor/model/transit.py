@@ -1,0 +1,212 @@
+"""Process 2: the journey to Mexico's southern border and across Mexico; INM enforcement.
+
+People reach Tapachula (after the Darien for South Americans, Haitians and extra-continental
+migrants), pick a border city by the sector mix of the month, and travel north. INM apprehends
+at the southern border and in the interior with probabilities scaled by the enforcement levers,
+but never more per day than its budget allows. Those held are deported while the month's
+deportation cap lasts (mostly Central Americans, by bus); the rest are released with an exit
+order and re-try from the south ("the carousel").
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.params import Param
+from corridor.engine.rng import STREAM, day_key_nb, normal_nb, uniform_nb
+from corridor.engine.series import F
+from corridor.engine.sim import Module
+from corridor.model import inputs
+from corridor.model.places import BORDER_CITIES, NAT, NATIONALITIES, PLACE, TRANSIT_TO_CITY_DAYS
+from corridor.scenario.levers import KEY_INDEX
+
+_ST_CITY_CHOICE = STREAM["city_choice"]
+_ST_MEXICO_APPREHENSION = STREAM["mexico_apprehension"]
+_ST_MEXICO_DEPORTATION = STREAM["mexico_deportation"]
+_ST_MEXICO_RELEASE_CITY = STREAM["mexico_release_city"]
+_ST_MEXICO_RELEASE_TIME = STREAM["mexico_release_time"]
+_ST_TRAVEL_TIME = STREAM["travel_time"]
+
+_APP = F["mexico_apprehensions"]
+_DEP = F["mexico_deportations"]
+_REL = F["mexico_releases"]
+_DAR = F["darien_crossings"]
+_ARR = F["arrivals_border"]
+_TAPACHULA = PLACE["tapachula"]
+_TRANSIT = PLACE["mexico_transit"]
+_DARIEN = PLACE["darien"]
+_FIRST_CITY = PLACE[BORDER_CITIES[0]]
+_HOME = PLACE["origin"]
+
+
+class Transit(Module):
+    name = "transit"
+    PARAMS = (
+        Param("south_apprehension_prob", 0.12, "probability at Tapachula at enforcement 1.0",
+              0.0, 1.0, "calibration; Mexico 'eventos' 782,176 in 2023 (parameters.csv)",
+              range=(0.05, 0.3)),
+        Param("interior_apprehension_per_day", 0.006, "1/day at enforcement 1.0", 0.0, 0.5,
+              "calibration; Mexico 'eventos' 2021-2023 (parameters.csv)", range=(0.002, 0.02)),
+        Param("inm_capacity_per_day", 2500.0, "apprehensions/day at the reference budget",
+              0.0, 1e6, "parameters.csv: 782,176 'eventos' in 2023 = 2,143/day; headroom +15%",
+              range=(2000.0, 3500.0)),
+        Param("inm_reference_budget_mxn", 1_897_700_000.0, "MXN/year", 1e6, 1e11,
+              "parameters.csv: INM approved budget 2024"),
+        Param("capacity_budget_elasticity", 0.8, "d log capacity / d log budget", 0.0, 2.0,
+              "estimate: staff and detention scale less than one-for-one", range=(0.5, 1.0)),
+        Param("mxn_per_usd", 17.5, "MXN/USD", 5.0, 40.0, "parameters.csv: 17-19 MXN/USD"),
+        Param("detention_days", 5.0, "days", 1.0, 60.0,
+              "estimate: INM holds before deporting or releasing", range=(2.0, 15.0)),
+        Param("deportable_share_northern_triangle", 0.9, "share", 0.0, 1.0,
+              "parameters.csv: Mexico's deportations are mostly Central Americans by bus"),
+        Param("deportable_share_other", 0.1, "share", 0.0, 1.0,
+              "parameters.csv: 2 flights/329 people to Venezuela (Dec 2023); few flights "
+              "elsewhere", range=(0.02, 0.2)),
+        Param("release_restart_days", 5.0, "days", 0.0, 60.0,
+              "estimate: released with an exit order in the south, then re-try"),
+        Param("travel_time_spread", 0.3, "sd of log travel time", 0.0, 2.0, "estimate"),
+        Param("matamoros_share_of_rgv", 0.35, "share", 0.0, 1.0,
+              "estimate: Matamoros' share of Rio Grande Valley crossers", range=(0.2, 0.5)),
+    )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        months = inputs.month_index(np.array([np.datetime64(sim.scn.start)]))[0]
+        self.month0 = int(months)
+        n_months = int(months) + sim.n_days // 28 + 3
+        self.city_cdf, self.alt_sector = inputs.city_choice(
+            max(n_months, 1), self.p["matamoros_share_of_rgv"]
+        )
+        self.travel = np.array([TRANSIT_TO_CITY_DAYS[c] for c in BORDER_CITIES])
+        self.deport_p = np.full(len(NATIONALITIES), self.p["deportable_share_other"])
+        for n in ("guatemala", "honduras", "el_salvador"):
+            self.deport_p[NAT[n]] = self.p["deportable_share_northern_triangle"]
+        self.deport_p[NAT["mexico"]] = 0.0
+        self.cap_carry = 0.0
+        self.month_of_day = inputs.month_index(
+            np.arange(sim.n_days) + np.datetime64(sim.scn.start)
+        ).astype(np.int64)
+        self.deported_this_month = 0
+        self.month_seen = -1
+
+    def capacity_today(self, day: int) -> int:
+        """Apprehensions INM can make today (agents), from its budget and US money."""
+        lv, p = self.sim.levers[day], self.p
+        budget = lv[KEY_INDEX["mexico.inm_budget_mxn"]] + p["mxn_per_usd"] * lv[
+            KEY_INDEX["us.border_funding_to_mexico_usd"]
+        ]
+        ratio = max(budget, 0.0) / p["inm_reference_budget_mxn"]
+        cap = p["inm_capacity_per_day"] * ratio ** p["capacity_budget_elasticity"] / self.sim.scale
+        cap += self.cap_carry
+        whole = int(cap)
+        self.cap_carry = cap - whole
+        return whole
+
+    def deport_left(self, day: int) -> int:
+        m = int(self.month_of_day[day])
+        if m != self.month_seen:
+            self.month_seen, self.deported_this_month = m, 0
+        cap = self.sim.levers[day, KEY_INDEX["mexico.deportations_per_month"]] / self.sim.scale
+        return max(0, int(round(cap)) - self.deported_this_month)
+
+    def step(self, day: int) -> None:
+        sim, p = self.sim, self.p
+        lv = sim.levers[day]
+        m = min(int(self.month_of_day[day]), self.city_cdf.shape[0] - 1)
+        m = max(m, 0)
+        deport_left = self.deport_left(day)
+        _, deported = transit_nb(
+            sim.people.n, day, sim.seed, self.city_cdf[m], self.travel,
+            min(1.0, p["south_apprehension_prob"] * lv[KEY_INDEX["mexico.southern_enforcement"]]),
+            min(1.0, p["interior_apprehension_per_day"]
+                * lv[KEY_INDEX["mexico.interior_enforcement"]]),
+            self.capacity_today(day), deport_left, self.deport_p, p["detention_days"],
+            p["release_restart_days"], p["travel_time_spread"], *sim.people.arrays(),
+            sim.res.flows[day],
+        )
+        self.deported_this_month += deported
+
+
+@nb.njit(cache=True)
+def _choose_city(u, cdf):
+    c = 0
+    while c < cdf.shape[0] - 1 and u >= cdf[c]:
+        c += 1
+    return c
+
+
+@nb.njit(cache=True)
+def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_time):
+    c = _choose_city(u_city * city_cdf[-1], city_cdf)
+    place[i] = _FIRST_CITY + c
+    if not keep_time:
+        t_next[i] = day + max(1, int(travel[c] * np.exp(spread * z)))
+
+
+@nb.njit(cache=True)
+def transit_nb(n, day, seed, city_cdf, travel, p_south, h_interior, cap, deport_left, deport_p,
+               detention_days, restart_days, spread, uid, nat, demo, state, place, flags, enc,
+               expl, rem, t_next, t_state, t_last, t_cbp, flows):
+    """One day of travel and Mexican enforcement. Returns (apprehended, deported)."""
+    k_app = day_key_nb(seed, _ST_MEXICO_APPREHENSION, day)
+    k_dep = day_key_nb(seed, _ST_MEXICO_DEPORTATION, day)
+    k_city = day_key_nb(seed, _ST_CITY_CHOICE, day)
+    k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
+    k_rc = day_key_nb(seed, _ST_MEXICO_RELEASE_CITY, day)
+    k_rt = day_key_nb(seed, _ST_MEXICO_RELEASE_TIME, day)
+    apprehended = 0
+    deported = 0
+    for i in range(n):
+        s = state[i]
+        if s == pp.TRAVEL_SOUTH:
+            if t_next[i] > day:
+                continue
+            if flags[i] & pp.DARIEN:
+                flows[_DAR, nat[i], _DARIEN] += 1
+            if apprehended < cap and uniform_nb(k_app, uid[i]) < p_south:
+                state[i] = pp.MEXICO_DETAINED
+                place[i] = _TAPACHULA
+                t_state[i] = day
+                t_next[i] = day + int(detention_days)
+                apprehended += 1
+                flows[_APP, nat[i], _TAPACHULA] += 1
+                continue
+            state[i] = pp.MEXICO_TRANSIT
+            t_state[i] = day
+            _to_city(i, day, uniform_nb(k_city, uid[i]), normal_nb(k_time, uid[i]), city_cdf,
+                     travel, spread, place, t_next, False)
+        elif s == pp.MEXICO_TRANSIT:
+            if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
+                _to_city(i, day, uniform_nb(k_city, uid[i]), 0.0, city_cdf, travel, spread,
+                         place, t_next, True)
+            if t_next[i] <= day:
+                state[i] = pp.WAITING
+                t_state[i] = day
+                flows[_ARR, nat[i], place[i]] += 1
+                continue
+            if nat[i] != 0 and apprehended < cap and uniform_nb(k_app, uid[i]) < h_interior:
+                state[i] = pp.MEXICO_DETAINED
+                flows[_APP, nat[i], _TRANSIT] += 1
+                place[i] = _TRANSIT
+                t_state[i] = day
+                t_next[i] = day + int(detention_days)
+                apprehended += 1
+        elif s == pp.MEXICO_DETAINED:
+            if t_next[i] > day:
+                continue
+            if deported < deport_left and uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]:
+                state[i] = pp.HOME
+                place[i] = _HOME
+                deported += 1
+                flows[_DEP, nat[i], _TAPACHULA] += 1
+            else:
+                flows[_REL, nat[i], _TAPACHULA] += 1
+                state[i] = pp.MEXICO_TRANSIT
+                t_state[i] = day
+                z = normal_nb(k_rt, uid[i])
+                _to_city(i, day, uniform_nb(k_rc, uid[i]), z, city_cdf, travel, spread,
+                         place, t_next, False)
+                t_next[i] += int(restart_days)
+    return apprehended, deported
