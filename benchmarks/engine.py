@@ -30,9 +30,7 @@ def warmup() -> float:
     g = walk.corridor_graph()
     node, left = walk.init_agents(256)
     t0 = time.perf_counter()
-    walk.walk_days_nb(
-        node, left, *_graph_args(g), SEED, 0, 3, walk.new_arrivals(256, g.n_nodes, 3)
-    )
+    walk.walk_days_nb(node, left, *_graph_args(g), SEED, 0, 3, walk.new_arrivals(256, g.n_nodes, 3))
     return time.perf_counter() - t0
 
 

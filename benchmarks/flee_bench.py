@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import random
 import sys
 import tempfile
@@ -34,11 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 
 from corridor.engine import walk
 from corridor.model import places
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engine  # noqa: E402  (sibling benchmark module)
 
 SEED = 20240110
 MAX_MOVE_SPEED = 360.0  # Flee's default km per day
@@ -152,25 +153,11 @@ def run_flee(n_agents: int, days: int, g: walk.Graph | None = None) -> dict[str,
 def run_corridor(n_agents: int, days: int, repeats: int = 3) -> dict[str, Any]:
     """corridor's walk kernel (all threads) on the same graph, N and days; best of repeats."""
     g = walk.corridor_graph()
-    ga = (g.offsets, g.targets, g.cumw, g.lengths, g.move_prob)
-    node, left = walk.init_agents(64)
-    walk.walk_days_nb(node, left, *ga, SEED, 0, 2, walk.new_arrivals(64, g.n_nodes, 2))
-    best = np.inf
-    for _ in range(repeats):
-        node, left = walk.init_agents(n_agents)
-        arr = walk.new_arrivals(n_agents, g.n_nodes, days)
-        t0 = time.perf_counter()
-        walk.walk_days_nb(node, left, *ga, SEED, 0, days, arr)
-        best = min(best, time.perf_counter() - t0)
+    engine.warmup()
+    res = engine.measure_walk(n_agents, days, repeats=repeats)
+    node, left, _ = res.pop("_state")
     at, _ = walk.occupancy(node, left, g.n_nodes)
-    return {
-        "agents": n_agents,
-        "days": days,
-        "threads": numba.get_num_threads(),
-        "run_s": best,
-        "agent_steps_per_s": n_agents * days / best,
-        "at_node_share": (at / n_agents).tolist(),
-    }
+    return res | {"run_s": res["best_s"], "at_node_share": (at / n_agents).tolist()}
 
 
 def bench(n_agents: int, days: int) -> dict[str, Any]:
@@ -234,6 +221,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("FLEE_TYPE_CHECK", "false")
     main()
-    sys.stdout.flush()

@@ -1,0 +1,96 @@
+"""Writing a run's files: monthly.csv, daily.parquet, summary.json (and CBP's layout).
+
+Files are written into a fresh temporary folder beside the target and moved into place only
+when all of them are complete, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from corridor.analysis.cbp_layout import cbp_frame
+from corridor.analysis.results import monthly_frame
+
+
+def summary(ds: xr.Dataset) -> dict:
+    """The run's identity and timings, and headline totals."""
+    flows = ds["flows"].sum(("nationality", "place"))
+    totals = {str(k): int(v) for k, v in zip(flows["flow"].values, flows.sum("time").values,
+                                              strict=True)}
+    attrs = dict(ds.attrs)
+    return {
+        "scenario": attrs.get("scenario"),
+        "seed": attrs.get("seed"),
+        "scale": attrs.get("scale"),
+        "version": attrs.get("version"),
+        "start": attrs.get("start"),
+        "end": attrs.get("end"),
+        "decision_date": attrs.get("decision_date"),
+        "threads": attrs.get("threads"),
+        "timings": {
+            "compile_s": attrs.get("compile_s"),
+            "run_s": attrs.get("run_s"),
+            "modules_s": dict(
+                (kv.split("=")[0], float(kv.split("=")[1]))
+                for kv in str(attrs.get("module_seconds", "")).split(";") if "=" in kv
+            ),
+        },
+        "agent_steps": attrs.get("agent_steps"),
+        "agents_created": attrs.get("agents_created"),
+        "peak_agents": attrs.get("peak_agents"),
+        "totals": totals,
+    }
+
+
+def daily_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Every non-zero daily value: date, kind (flow/stock), series, nationality, place, value."""
+    frames = []
+    for kind, var, dim in (("flow", "flows", "flow"), ("stock", "stocks", "stock")):
+        arr = ds[var]
+        idx = np.nonzero(arr.values)
+        frames.append(pd.DataFrame({
+            "date": arr["time"].values[idx[0]],
+            "kind": kind,
+            "series": arr[dim].values[idx[1]],
+            "nationality": arr["nationality"].values[idx[2]],
+            "place": arr["place"].values[idx[3]],
+            "value": arr.values[idx],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_run(ds: xr.Dataset, out: Path, cbp_csv: Path | None = None) -> list[Path]:
+    """Write all of a run's files into ``out`` atomically; returns the paths written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".corridor-", dir=out.parent))
+    try:
+        monthly_frame(ds).to_csv(tmp / "monthly.csv", index=False)
+        daily_frame(ds).to_parquet(tmp / "daily.parquet", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary(ds), indent=2) + "\n")
+        if cbp_csv is not None:
+            cbp_frame(ds).to_csv(tmp / "cbp.csv", index=False)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for f in sorted(tmp.iterdir()):
+            dest = out / f.name
+            os.replace(f, dest)
+            written.append(dest)
+        if cbp_csv is not None:
+            src = out / "cbp.csv"
+            cbp_csv = Path(cbp_csv)
+            if cbp_csv.resolve() != src.resolve():
+                cbp_csv.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(src, cbp_csv)
+                written[written.index(src)] = cbp_csv
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
