@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numba
+import pandas as pd
 
 from corridor import __version__
 from corridor.analysis.results import CorridorResults, to_dataset
@@ -58,17 +59,19 @@ def run(
     sets: dict[str, Any] | None = None,
     parameters: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    push_knots: pd.DataFrame | None = None,
 ) -> CorridorResults:
     """Run a scenario and return its results (people, daily) as an xarray.Dataset.
 
     ``sets`` adds a policy event setting those levers from the decision date to the end, as
     ``corridor run --set`` does. Same seed, same result, at any thread count.
+    ``push_knots`` replaces the shipped push curves (calibration uses it).
     """
     scn = prepare(scenario, seed=seed, scale=scale, sets=sets, parameters=parameters)
     if threads is not None:
         numba.set_num_threads(threads)
     compile_s = warm_up(scn)
-    sim = Simulation(scn, list(PHASES))
+    sim = Simulation(scn, list(PHASES), push_knots=push_knots)
     t0 = time.perf_counter()
     n = scn.n_days
     res = sim.run(None if progress is None else (lambda d: progress(d + 1, n)))

@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from corridor.cli.data_cmd import data_app
 from corridor.scenario.schema import ScenarioError
@@ -138,7 +138,8 @@ def levers() -> None:
     """List every lever with its unit, default and bounds (details: docs/levers.md)."""
     from corridor.scenario.levers import LEVERS
 
-    table = Table("lever", "unit", "default", "bounds")
+    table = Table("unit", "default", "bounds")
+    table.columns.insert(0, Column("lever", no_wrap=True))
     for lv in LEVERS:
         name = lv.name + (".<" + ("city" if "shelter" in lv.name else "country") + ">"
                           if lv.per and lv.kind != "nationalities" else "")

@@ -53,9 +53,14 @@ class Simulation:
     """One scenario, one seed: the people, the modules and the day loop."""
 
     def __init__(
-        self, scn: Scenario, modules: list[type[Module]], overrides: dict[str, float] | None = None
+        self,
+        scn: Scenario,
+        modules: list[type[Module]],
+        overrides: dict[str, float] | None = None,
+        push_knots: object | None = None,
     ) -> None:
         self.scn = scn
+        self.push_knots = push_knots  # a calibration's candidate push curves, else shipped
         self.seed = int(scn.seed)
         self.scale = int(scn.scale)
         self.n_days = scn.n_days

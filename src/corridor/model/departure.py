@@ -87,7 +87,7 @@ class Departure(Module):
     def __init__(self, sim) -> None:
         super().__init__(sim)
         scn = sim.scn
-        self.push = inputs.push_daily(scn.start, sim.n_days)  # people/day
+        self.push = inputs.push_daily(scn.start, sim.n_days, sim.push_knots)  # people/day
         self.demo_cdf = np.cumsum(inputs.demographic_shares(), axis=2)
         self.fy = _fiscal_year_index(scn)
         self.darien_p = np.array(

@@ -1,0 +1,90 @@
+"""First stage of calibration: the push curves, by fixed-point inversion against encounters.
+
+Given the behavioural parameters, each nationality's quarterly push knot is scaled by the ratio
+of observed to simulated encounters over the three months its departures mostly reach the
+border (one month later), damped, until the ratios settle. It has one free value per
+nationality per quarter (21 x 11), not one per data point, and it leaves the behavioural
+parameters to the second stage (see docs/calibration.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corridor.model import inputs
+from corridor.model.places import NATIONALITIES
+
+FIT_END = "2023-12-31"
+
+
+def simulated_by_nationality(ds) -> pd.DataFrame:
+    """Monthly simulated encounters (USBP + OFO) by nationality."""
+    f = ds["flows"].sel(flow=["encounters_usbp", "encounters_ofo"]).sum(("flow", "place"))
+    m = f.resample(time="MS").sum().to_pandas()
+    return m[list(NATIONALITIES)].astype(float)
+
+
+def fit_push(
+    iterations: int = 8,
+    scale: int = 100,
+    damping: float = 0.8,
+    seed: int = 20240110,
+    parameters: dict[str, float] | None = None,
+    report: Callable[[int, float], None] | None = None,
+    end: str = FIT_END,
+) -> pd.DataFrame:
+    """Iterate the push knots towards the observed monthly encounters; returns the knots."""
+    import corridor
+
+    obs = inputs.encounters_by_nationality()
+    obs = obs[obs.index <= pd.Timestamp(end)]
+    knots = inputs.initial_push_knots()
+    for it in range(iterations):
+        ds = corridor.run(_scenario(scale, seed, parameters or {}, end), push_knots=knots)
+        sim = simulated_by_nationality(ds).reindex(obs.index).fillna(0.0)
+        ratio = (obs + 50.0) / (sim + 50.0)
+        wape = float((sim.sum(axis=1) - obs.sum(axis=1)).abs().sum() / obs.sum(axis=1).sum())
+        if report is not None:
+            report(it, wape)
+        knots = _update(knots, ratio, damping)
+    return knots
+
+
+def _scenario(scale: int, seed: int, params: dict, end: str):
+    from corridor.scenario.schema import Scenario
+
+    return Scenario(name="push-fit", end=pd.Timestamp(end).date(),
+                    decision_date=pd.Timestamp(end).date(), seed=seed, scale=scale,
+                    parameters=params)
+
+
+def _update(knots: pd.DataFrame, ratio: pd.DataFrame, damping: float) -> pd.DataFrame:
+    """Scale each knot by the mean log-ratio of the three months after its quarter starts."""
+    out = knots.copy()
+    months = ratio.index
+    for i, row in out.iterrows():
+        lo = row.knot + pd.DateOffset(months=1)
+        hi = row.knot + pd.DateOffset(months=3)
+        sel = ratio.loc[(months >= lo) & (months <= hi), row.nationality]
+        if len(sel):
+            out.loc[i, "log_push"] += damping * float(np.log(sel).mean())
+    return out
+
+
+def push_file() -> Path:
+    return Path(str(resources.files("corridor") / inputs.PUSH_FILE))
+
+
+def save(knots: pd.DataFrame, path: Path | None = None) -> Path:
+    path = path or push_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    k = knots.copy()
+    k["knot"] = pd.to_datetime(k["knot"]).dt.strftime("%Y-%m-%d")
+    k["log_push"] = k["log_push"].round(5)
+    k.to_csv(path, index=False)
+    return path

@@ -1,0 +1,123 @@
+"""The command line: outputs of a run, and every kind of bad input refused with exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from corridor.analysis.cbp_layout import COLUMNS
+from corridor.cli.main import app
+
+runner = CliRunner()
+
+GOOD = {
+    "name": "tiny",
+    "start": "2023-10-01",
+    "end": "2023-11-30",
+    "decision_date": "2023-11-01",
+    "scale": 500,
+    "policies": [{"from": "2023-11-01", "set": {"mexico.takeback_cap_per_month": 60000}}],
+}
+
+
+def write(tmp: Path, data: dict | str) -> Path:
+    p = tmp / "scn.yaml"
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return p
+
+
+def test_run_writes_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(write(tmp_path, GOOD)), "--out", str(out),
+                              "--cbp-csv", str(tmp_path / "cbp.csv")])
+    assert res.exit_code == 0, res.output
+    monthly = pd.read_csv(out / "monthly.csv")
+    assert list(monthly.columns) == ["month", "series", "nationality", "place", "value"]
+    assert {"departures", "encounters_usbp", "waiting", "harm_incidents"} <= set(monthly.series)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "tiny" and summary["scale"] == 500
+    assert summary["timings"]["compile_s"] >= 0 and summary["timings"]["run_s"] > 0
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert (daily.value != 0).all()
+    cbp = pd.read_csv(tmp_path / "cbp.csv")
+    assert list(cbp.columns) == COLUMNS
+    assert (cbp["Encounter Count"] > 0).all()
+    # The CBP-layout total equals the encounters in monthly.csv.
+    enc = monthly[(monthly.series.isin(["encounters_usbp", "encounters_ofo"]))
+                  & (monthly.nationality == "all") & (monthly.place == "all")]
+    assert cbp["Encounter Count"].sum() == enc.value.sum()
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"colour": "blue"}, "colour: unknown key"),
+        ({"seed": "abc"}, "seed"),
+        ({"end": "2023-09-01"}, "is not after start"),
+        ({"start": "2023-02-30"}, "start"),
+        ({"places": {"juarez": {"shelter_beds": -5}}}, "places.juarez.shelter_beds"),
+        ({"places": {"atlantis": {"shelter_beds": 5}}}, "unknown place 'atlantis'"),
+        ({"policies": [{"from": "2023-11-01", "set": {"mexico.takeback_nationalities":
+                                                       ["narnia"]}}]},
+         "unknown nationality 'narnia'"),
+        ({"policies": [{"from": "2023-11-01", "set": {"us.warp_drive": 1}}]},
+         "unknown lever 'us.warp_drive'"),
+        ({"policies": [{"from": "2023-11-01", "set": {"us.cbp_one_per_day": -1}}]},
+         "policies[0].set: us.cbp_one_per_day: got -1"),
+        ({"policies": [{"from": "2023-11-01", "set": {"mexico.shelter_beds.juarez": -1}}]},
+         "mexico.shelter_beds.juarez: got -1"),
+        ({"policies": [{"from": "2023-11-01", "to": "2023-10-01", "set": {"us.mpp": 1}}]},
+         "is before 'from'"),
+        ({"policies": [{"from": "2023-11-01", "set": {"us.title42": 3}}]}, "true/false"),
+        ({"parameters": {"staging.cross_per_day": 7}}, "outside its bounds"),
+        ({"parameters": {"staging.teleport": 0.1}}, "unknown parameter 'staging.teleport'"),
+        ({"scale": 0}, "scale"),
+    ],
+)
+def test_bad_scenario_exit_2_nothing_written(tmp_path: Path, change: dict, needle: str) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(write(tmp_path, GOOD | change)), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert needle in text, text
+    assert not out.exists()
+    assert not any(p.name.startswith(".corridor-") for p in tmp_path.iterdir())
+
+
+def test_check_refuses_bad_and_accepts_good(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["check", str(write(tmp_path, GOOD))])
+    assert res.exit_code == 0 and "tiny" in res.output
+    res = runner.invoke(app, ["check", str(write(tmp_path, "name: [unclosed"))])
+    assert res.exit_code == 2 and "not valid YAML" in res.output
+    res = runner.invoke(app, ["check", str(tmp_path / "missing.yaml")])
+    assert res.exit_code == 2 and "no such file" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--set", "mexico.takeback_cap_per_month"], "expected lever=value"),
+        (["--set", "us.cbp_one_per_day=lots"], "us.cbp_one_per_day: got 'lots'"),
+        (["--set", "mexico.shelter_beds.gotham=10"], "unknown city 'gotham'"),
+        (["--seed", "-3"], "--seed -3"),
+        (["--threads", "0"], "--threads 0"),
+    ],
+)
+def test_bad_command_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(write(tmp_path, GOOD)), "--out", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert needle in " ".join(res.output.split())
+    assert not out.exists()
+
+
+def test_scenarios_and_levers_listed() -> None:
+    res = runner.invoke(app, ["scenarios"])
+    assert res.exit_code == 0 and "baseline" in res.output
+    res = runner.invoke(app, ["levers"])
+    assert res.exit_code == 0 and "mexico.takeback_cap_per_month" in res.output
