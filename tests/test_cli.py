@@ -33,8 +33,17 @@ def write(tmp: Path, data: dict | str) -> Path:
 
 def test_run_writes_outputs(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    res = runner.invoke(app, ["run", str(write(tmp_path, GOOD)), "--out", str(out),
-                              "--cbp-csv", str(tmp_path / "cbp.csv")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(write(tmp_path, GOOD)),
+            "--out",
+            str(out),
+            "--cbp-csv",
+            str(tmp_path / "cbp.csv"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     monthly = pd.read_csv(out / "monthly.csv")
     assert list(monthly.columns) == ["month", "series", "nationality", "place", "value"]
@@ -48,8 +57,11 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
     assert list(cbp.columns) == COLUMNS
     assert (cbp["Encounter Count"] > 0).all()
     # The CBP-layout total equals the encounters in monthly.csv.
-    enc = monthly[(monthly.series.isin(["encounters_usbp", "encounters_ofo"]))
-                  & (monthly.nationality == "all") & (monthly.place == "all")]
+    enc = monthly[
+        (monthly.series.isin(["encounters_usbp", "encounters_ofo"]))
+        & (monthly.nationality == "all")
+        & (monthly.place == "all")
+    ]
     assert cbp["Encounter Count"].sum() == enc.value.sum()
 
 
@@ -62,17 +74,30 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
         ({"start": "2023-02-30"}, "start"),
         ({"places": {"juarez": {"shelter_beds": -5}}}, "places.juarez.shelter_beds"),
         ({"places": {"atlantis": {"shelter_beds": 5}}}, "unknown place 'atlantis'"),
-        ({"policies": [{"from": "2023-11-01", "set": {"mexico.takeback_nationalities":
-                                                       ["narnia"]}}]},
-         "unknown nationality 'narnia'"),
-        ({"policies": [{"from": "2023-11-01", "set": {"us.warp_drive": 1}}]},
-         "unknown lever 'us.warp_drive'"),
-        ({"policies": [{"from": "2023-11-01", "set": {"us.cbp_one_per_day": -1}}]},
-         "policies[0].set: us.cbp_one_per_day: got -1"),
-        ({"policies": [{"from": "2023-11-01", "set": {"mexico.shelter_beds.juarez": -1}}]},
-         "mexico.shelter_beds.juarez: got -1"),
-        ({"policies": [{"from": "2023-11-01", "to": "2023-10-01", "set": {"us.mpp": 1}}]},
-         "is before 'from'"),
+        (
+            {
+                "policies": [
+                    {"from": "2023-11-01", "set": {"mexico.takeback_nationalities": ["narnia"]}}
+                ]
+            },
+            "unknown nationality 'narnia'",
+        ),
+        (
+            {"policies": [{"from": "2023-11-01", "set": {"us.warp_drive": 1}}]},
+            "unknown lever 'us.warp_drive'",
+        ),
+        (
+            {"policies": [{"from": "2023-11-01", "set": {"us.cbp_one_per_day": -1}}]},
+            "policies[0].set: us.cbp_one_per_day: got -1",
+        ),
+        (
+            {"policies": [{"from": "2023-11-01", "set": {"mexico.shelter_beds.juarez": -1}}]},
+            "mexico.shelter_beds.juarez: got -1",
+        ),
+        (
+            {"policies": [{"from": "2023-11-01", "to": "2023-10-01", "set": {"us.mpp": 1}}]},
+            "is before 'from'",
+        ),
         ({"policies": [{"from": "2023-11-01", "set": {"us.title42": 3}}]}, "true/false"),
         ({"parameters": {"staging.cross_per_day": 7}}, "outside its bounds"),
         ({"parameters": {"staging.teleport": 0.1}}, "unknown parameter 'staging.teleport'"),

@@ -44,8 +44,9 @@ def prepare(
 def warm_up(scn: Scenario) -> float:
     """Compile (or load from cache) every kernel on a 3-day run; returns seconds taken."""
     t0 = time.perf_counter()
-    short = scn.model_copy(update={"end": scn.start + dt.timedelta(days=3),
-                                   "decision_date": scn.start})
+    short = scn.model_copy(
+        update={"end": scn.start + dt.timedelta(days=3), "decision_date": scn.start}
+    )
     Simulation(short, list(PHASES)).run()
     return time.perf_counter() - t0
 

@@ -12,8 +12,15 @@ import xarray as xr
 from corridor.model.places import CBP_GROUP
 
 COLUMNS = [
-    "Fiscal Year", "Month Grouping", "Month (abbv)", "Component", "Demographic",
-    "Citizenship Grouping", "Title of Authority", "Encounter Type", "Encounter Count",
+    "Fiscal Year",
+    "Month Grouping",
+    "Month (abbv)",
+    "Component",
+    "Demographic",
+    "Citizenship Grouping",
+    "Title of Authority",
+    "Encounter Type",
+    "Encounter Count",
 ]
 COMPONENT = {"usbp": "U.S. Border Patrol", "ofo": "Office of Field Operations"}
 TITLE = {"title8": "Title 8", "title42": "Title 42"}
@@ -47,16 +54,19 @@ def cbp_frame(ds: xr.Dataset) -> pd.DataFrame:
     label = fy.astype(str)
     if not last_complete:
         label = label.where(fy != last_fy, label + " (FYTD)")
-    out = pd.DataFrame({
-        "Fiscal Year": label,
-        "Month Grouping": "FYTD",
-        "Month (abbv)": t.dt.strftime("%b").str.upper(),
-        "Component": df["component"].map(COMPONENT),
-        "Demographic": df["demographic"].map(DEMOGRAPHIC),
-        "Citizenship Grouping": df["group"],
-        "Title of Authority": df["title"].map(TITLE),
-        "Encounter Type": [encounter_type(c, ti) for c, ti in zip(df.component, df.title,
-                                                                    strict=True)],
-        "Encounter Count": df["count"].astype("int64"),
-    })
+    out = pd.DataFrame(
+        {
+            "Fiscal Year": label,
+            "Month Grouping": "FYTD",
+            "Month (abbv)": t.dt.strftime("%b").str.upper(),
+            "Component": df["component"].map(COMPONENT),
+            "Demographic": df["demographic"].map(DEMOGRAPHIC),
+            "Citizenship Grouping": df["group"],
+            "Title of Authority": df["title"].map(TITLE),
+            "Encounter Type": [
+                encounter_type(c, ti) for c, ti in zip(df.component, df.title, strict=True)
+            ],
+            "Encounter Count": df["count"].astype("int64"),
+        }
+    )
     return out[COLUMNS].reset_index(drop=True)

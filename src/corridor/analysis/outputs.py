@@ -23,8 +23,9 @@ from corridor.analysis.results import monthly_frame
 def summary(ds: xr.Dataset) -> dict:
     """The run's identity and timings, and headline totals."""
     flows = ds["flows"].sum(("nationality", "place"))
-    totals = {str(k): int(v) for k, v in zip(flows["flow"].values, flows.sum("time").values,
-                                              strict=True)}
+    totals = {
+        str(k): int(v) for k, v in zip(flows["flow"].values, flows.sum("time").values, strict=True)
+    }
     attrs = dict(ds.attrs)
     return {
         "scenario": attrs.get("scenario"),
@@ -40,7 +41,8 @@ def summary(ds: xr.Dataset) -> dict:
             "run_s": attrs.get("run_s"),
             "modules_s": dict(
                 (kv.split("=")[0], float(kv.split("=")[1]))
-                for kv in str(attrs.get("module_seconds", "")).split(";") if "=" in kv
+                for kv in str(attrs.get("module_seconds", "")).split(";")
+                if "=" in kv
             ),
         },
         "agent_steps": attrs.get("agent_steps"),
@@ -56,14 +58,18 @@ def daily_frame(ds: xr.Dataset) -> pd.DataFrame:
     for kind, var, dim in (("flow", "flows", "flow"), ("stock", "stocks", "stock")):
         arr = ds[var]
         idx = np.nonzero(arr.values)
-        frames.append(pd.DataFrame({
-            "date": arr["time"].values[idx[0]],
-            "kind": kind,
-            "series": arr[dim].values[idx[1]],
-            "nationality": arr["nationality"].values[idx[2]],
-            "place": arr["place"].values[idx[3]],
-            "value": arr.values[idx],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": arr["time"].values[idx[0]],
+                    "kind": kind,
+                    "series": arr[dim].values[idx[1]],
+                    "nationality": arr["nationality"].values[idx[2]],
+                    "place": arr["place"].values[idx[3]],
+                    "value": arr.values[idx],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

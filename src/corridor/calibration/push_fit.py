@@ -58,9 +58,14 @@ def fit_push(
 def _scenario(scale: int, seed: int, params: dict, end: str):
     from corridor.scenario.schema import Scenario
 
-    return Scenario(name="push-fit", end=pd.Timestamp(end).date(),
-                    decision_date=pd.Timestamp(end).date(), seed=seed, scale=scale,
-                    parameters=params)
+    return Scenario(
+        name="push-fit",
+        end=pd.Timestamp(end).date(),
+        decision_date=pd.Timestamp(end).date(),
+        seed=seed,
+        scale=scale,
+        parameters=params,
+    )
 
 
 def _update(knots: pd.DataFrame, ratio: pd.DataFrame, damping: float) -> pd.DataFrame:

@@ -44,8 +44,10 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
         try:
             out[key.strip()] = yaml.safe_load(raw)
         except yaml.YAMLError:
-            fail(f"--set {item!r}: cannot read the value {raw!r}; expected a number, true/false "
-                 "or a [list]")
+            fail(
+                f"--set {item!r}: cannot read the value {raw!r}; expected a number, true/false "
+                "or a [list]"
+            )
     return out
 
 
@@ -60,10 +62,14 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's)")] = None,
     scale: Annotated[int | None, typer.Option(help="People per agent (1 = individuals)")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="lever=value from the decision date to the end (repeatable)")] = None,
-    cbp_csv: Annotated[Path | None, typer.Option(
-        "--cbp-csv", help="Also write encounters in CBP's SW Land Border layout")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="lever=value from the decision date to the end (repeatable)"),
+    ] = None,
+    cbp_csv: Annotated[
+        Path | None,
+        typer.Option("--cbp-csv", help="Also write encounters in CBP's SW Land Border layout"),
+    ] = None,
     profile: Annotated[bool, typer.Option(help="Print each module's time")] = False,
 ) -> None:
     """Run a scenario and write monthly.csv, daily.parquet and summary.json into --out."""
@@ -78,18 +84,23 @@ def run(
     except ScenarioError as e:
         fail(str(e))
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-        "{task.total} days"), TimeElapsedColumn(), console=err, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task(f"{scn.name} (seed {scn.seed}, scale {scn.scale})", total=scn.n_days)
-        ds = corridor.run(scn, threads=threads,
-                          progress=lambda d, n: bar.update(task, completed=d))
+        ds = corridor.run(scn, threads=threads, progress=lambda d, n: bar.update(task, completed=d))
     from corridor.analysis.outputs import write_run
 
     written = write_run(ds, out, cbp_csv=cbp_csv)
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in written)}")
-    console.print(f"compile {ds.attrs['compile_s']:.2f} s, run {ds.attrs['run_s']:.2f} s, "
-                  f"{ds.attrs['agent_steps']:,} agent-steps")
+    console.print(
+        f"compile {ds.attrs['compile_s']:.2f} s, run {ds.attrs['run_s']:.2f} s, "
+        f"{ds.attrs['agent_steps']:,} agent-steps"
+    )
     if profile:
         table = Table("module", "seconds", "share")
         parts = [kv.split("=") for kv in ds.attrs["module_seconds"].split(";")]
@@ -100,7 +111,9 @@ def run(
 
 
 @app.command()
-def check(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or YAML path")]) -> None:
+def check(
+    scenario: Annotated[str, typer.Argument(help="Shipped scenario name or YAML path")],
+) -> None:
     """Validate a scenario and summarise it."""
     from corridor.scenario.timeline import history_events, load
 
@@ -108,15 +121,21 @@ def check(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or
         scn = load(scenario)
     except ScenarioError as e:
         fail(str(e))
-    console.print(f"[green]ok[/] {scn.name}: {scn.start} to {scn.end} ({scn.n_days} days), "
-                  f"decision {scn.decision_date}, seed {scn.seed}, scale {scn.scale}")
+    console.print(
+        f"[green]ok[/] {scn.name}: {scn.start} to {scn.end} ({scn.n_days} days), "
+        f"decision {scn.decision_date}, seed {scn.seed}, scale {scn.scale}"
+    )
     if scn.description:
         console.print(scn.description.strip())
     table = Table("from", "to", "set", "note")
     events = (history_events() if scn.history else []) + list(scn.policies)
     for e in events:
-        table.add_row(str(e.start), str(e.end or scn.end),
-                      ", ".join(f"{k}={v}" for k, v in e.set.items()), e.note[:60])
+        table.add_row(
+            str(e.start),
+            str(e.end or scn.end),
+            ", ".join(f"{k}={v}" for k, v in e.set.items()),
+            e.note[:60],
+        )
     console.print(table)
     if scn.parameters:
         console.print("parameters: " + ", ".join(f"{k}={v}" for k, v in scn.parameters.items()))
@@ -141,8 +160,11 @@ def levers() -> None:
     table = Table("unit", "default", "bounds")
     table.columns.insert(0, Column("lever", no_wrap=True))
     for lv in LEVERS:
-        name = lv.name + (".<" + ("city" if "shelter" in lv.name else "country") + ">"
-                          if lv.per and lv.kind != "nationalities" else "")
+        name = lv.name + (
+            ".<" + ("city" if "shelter" in lv.name else "country") + ">"
+            if lv.per and lv.kind != "nationalities"
+            else ""
+        )
         table.add_row(name, lv.unit, f"{lv.default:g}", f"[{lv.lo:g}, {lv.hi:g}]")
     console.print(table)
 

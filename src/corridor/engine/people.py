@@ -22,8 +22,14 @@ MPP = 5  # returned to wait in Mexico for a US hearing
 IN_US = 6  # absorbing: released, paroled, or got away
 HOME = 7  # absorbing: deported, removed or gave up
 STATE_NAMES = (
-    "travel_south", "mexico_transit", "mexico_detained", "waiting", "us_custody", "mpp",
-    "in_us", "home",
+    "travel_south",
+    "mexico_transit",
+    "mexico_detained",
+    "waiting",
+    "us_custody",
+    "mpp",
+    "in_us",
+    "home",
 )
 N_STATES = len(STATE_NAMES)
 N_ACTIVE_STATES = 6
@@ -61,10 +67,11 @@ class People:
         self.capacity = max(int(capacity), 1024)
         for name, dt in FIELDS.items():
             setattr(self, name, np.zeros(self.capacity, dtype=dt))
+        self._arrays = tuple(getattr(self, name) for name in FIELDS)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The state arrays in FIELDS order (what kernels take)."""
-        return tuple(getattr(self, name) for name in FIELDS)
+        return self._arrays
 
     def reserve(self, extra: int) -> None:
         """Make room for ``extra`` more agents, doubling capacity when needed."""
@@ -78,6 +85,7 @@ class People:
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
         self.capacity = cap
+        self._arrays = tuple(getattr(self, name) for name in FIELDS)
 
     def compact(self) -> int:
         """Drop absorbed agents, keeping order; returns how many were dropped."""
@@ -91,8 +99,9 @@ class People:
 
 
 @nb.njit(cache=True)
-def compact_nb(n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last,
-               t_cbp):
+def compact_nb(
+    n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp
+):
     """Stable in-place removal of agents in absorbing states; returns the new live count."""
     j = 0
     for i in range(n):

@@ -17,6 +17,7 @@ from corridor.engine.params import Param, table
 from corridor.engine.people import People
 from corridor.engine.series import N_FLOWS, N_STOCKS
 from corridor.model.places import DEMOGRAPHICS, N_NAT, N_PLACES
+from corridor.scenario.levers import KEY_INDEX
 from corridor.scenario.schema import Scenario
 from corridor.scenario.timeline import lever_table
 
@@ -79,6 +80,20 @@ class Simulation:
     def _capacity_guess(self) -> int:
         # Active people rarely exceed ~2 months of departures; ~8,000/day at the 2023 peak.
         return int(8_000 * 60 / self.scale) + 4096
+
+    def lever(self, key: str) -> np.ndarray:
+        """One concrete lever's value on every day."""
+        return self.levers[:, KEY_INDEX[key]]
+
+    def lever_over(self, prefix: str, names: tuple[str, ...]) -> np.ndarray:
+        """A per-place or per-nationality lever on every day: [day, len(names)] (0 where the
+        lever has no entry for a name, e.g. flights to Mexico)."""
+        out = np.zeros((self.n_days, len(names)))
+        for j, name in enumerate(names):
+            key = f"{prefix}.{name}"
+            if key in KEY_INDEX:
+                out[:, j] = self.levers[:, KEY_INDEX[key]]
+        return out
 
     def module(self, name: str) -> Module:
         return next(m for m in self.modules if m.name == name)

@@ -26,6 +26,10 @@ _ST_MPP_HEARING = STREAM["mpp_hearing"]
 LET_IN = ("releases", "gotaways")
 SENT_BACK = ("expulsions_title42", "returns_to_mexico", "removals", "mpp_enrollments")
 _REL = F["releases"]
+_E_USBP = F["encounters_usbp"]
+_E_OFO = F["encounters_ofo"]
+_LET_IN_IDX = np.array([F[s] for s in LET_IN])
+_SENT_BACK_IDX = np.array([F[s] for s in SENT_BACK])
 _GAVE_UP = F["gave_up"]
 _US = PLACE["us_interior"]
 _HOME = PLACE["origin"]
@@ -36,12 +40,31 @@ _ORIGIN = PLACE["origin"]
 class Bookkeeping(Module):
     name = "bookkeeping"
     PARAMS = (
-        Param("mpp_relief_prob", 0.05, "probability", 0.0, 1.0,
-              "estimate: few MPP cases won relief (TRAC: ~1-5%)", range=(0.01, 0.1)),
-        Param("mpp_home_after_order", 0.5, "probability", 0.0, 1.0,
-              "estimate: share going home after a removal order in absentia"),
-        Param("emergency_off_days", 14.0, "days", 1.0, 365.0,
-              "policy-timeline.csv 2024-06-05: lifts 14 days after the mean falls below"),
+        Param(
+            "mpp_relief_prob",
+            0.05,
+            "probability",
+            0.0,
+            1.0,
+            "estimate: few MPP cases won relief (TRAC: ~1-5%)",
+            range=(0.01, 0.1),
+        ),
+        Param(
+            "mpp_home_after_order",
+            0.5,
+            "probability",
+            0.0,
+            1.0,
+            "estimate: share going home after a removal order in absentia",
+        ),
+        Param(
+            "emergency_off_days",
+            14.0,
+            "days",
+            1.0,
+            365.0,
+            "policy-timeline.csv 2024-06-05: lifts 14 days after the mean falls below",
+        ),
     )
 
     def __init__(self, sim) -> None:
@@ -53,14 +76,20 @@ class Bookkeeping(Module):
     def step(self, day: int) -> None:
         sim = self.sim
         flows = sim.res.flows[day]
-        hearing_nb(sim.people.n, day, sim.seed, self.p["mpp_relief_prob"],
-                   self.p["mpp_home_after_order"], *sim.people.arrays(), flows)
+        hearing_nb(
+            sim.people.n,
+            day,
+            sim.seed,
+            self.p["mpp_relief_prob"],
+            self.p["mpp_home_after_order"],
+            *sim.people.arrays(),
+            flows,
+        )
         self._emergency(day)
         stocks_nb(sim.people.n, *sim.people.arrays(), sim.res.stocks[day])
         dep = sim.module("departure")
-        by_nat = flows.sum(axis=2)
-        dep.let_in[day] = sum(by_nat[F[s]] for s in LET_IN)
-        dep.sent_back[day] = sum(by_nat[F[s]] for s in SENT_BACK)
+        outcome_sums_nb(flows, _LET_IN_IDX, dep.let_in[day])
+        outcome_sums_nb(flows, _SENT_BACK_IDX, dep.sent_back[day])
         dep.remember(day)
         sim.people.compact()
 
@@ -68,9 +97,7 @@ class Bookkeeping(Module):
         """Update the authority's state from the 7-day mean of encounters (people/day)."""
         sim = self.sim
         f = sim.res.flows[day]
-        self.daily_encounters[day] = (
-            f[F["encounters_usbp"]].sum() + f[F["encounters_ofo"]].sum()
-        ) * sim.scale
+        self.daily_encounters[day] = (f[_E_USBP].sum() + f[_E_OFO].sum()) * sim.scale
         mean7 = self.daily_encounters[max(0, day - 6) : day + 1].mean()
         lv = sim.levers[min(day + 1, sim.n_days - 1)]
         on_at = lv[KEY_INDEX["us.emergency_authority.on_above_per_day"]]
@@ -89,8 +116,27 @@ class Bookkeeping(Module):
 
 
 @nb.njit(cache=True)
-def hearing_nb(n, day, seed, relief, home_after, uid, nat, demo, state, place, flags, enc, expl,
-               rem, t_next, t_state, t_last, t_cbp, flows):
+def hearing_nb(
+    n,
+    day,
+    seed,
+    relief,
+    home_after,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    flows,
+):
     """MPP hearings due today: relief (enter the US) or a removal order (home or wait)."""
     k = day_key_nb(seed, _ST_MPP_HEARING, day)
     for i in range(n):
@@ -123,8 +169,9 @@ _S_CBP1 = S["cbp_one_registered"]
 
 
 @nb.njit(cache=True)
-def stocks_nb(n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last,
-              t_cbp, stocks):
+def stocks_nb(
+    n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp, stocks
+):
     """End-of-day head counts by nationality and place."""
     for i in range(n):
         s = state[i]
@@ -148,3 +195,13 @@ def stocks_nb(n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_
             stocks[_S_MXDET, a, place[i]] += 1
         elif s == pp.US_CUSTODY:
             stocks[_S_CUSTODY, a, place[i]] += 1
+
+
+@nb.njit(cache=True)
+def outcome_sums_nb(flows, series, out):
+    """Sum the given flow series over places into ``out`` by nationality."""
+    out[:] = 0.0
+    for s in series:
+        for a in range(flows.shape[1]):
+            for c in range(flows.shape[2]):
+                out[a] += flows[s, a, c]

@@ -20,7 +20,6 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model import inputs
 from corridor.model.places import DARIEN_NATIONALITIES, NAT, NATIONALITIES, PLACE
-from corridor.scenario.levers import KEY_INDEX
 
 _ST_DEPARTURE_COUNT = STREAM["departure_count"]
 _ST_DEPARTURE_DARIEN = STREAM["departure_darien"]
@@ -28,60 +27,167 @@ _ST_DEPARTURE_DEMOGRAPHIC = STREAM["departure_demographic"]
 _ST_TRAVEL_TIME = STREAM["travel_time"]
 
 CHNV = ("cuba", "haiti", "nicaragua", "venezuela")
+_PAROLES = F["chnv_paroles"]
+_DEPARTURES = F["departures"]
+_ORIGIN = PLACE["origin"]
 AID_NATIONALITIES = tuple(n for n in NATIONALITIES if n not in ("mexico", "other"))
 
 
 class Departure(Module):
     name = "departure"
     PARAMS = (
-        Param("pull_strength", 2.0, "1/share", 0.0, 20.0,
-              "calibration; deterrence 'small but significant' (NRC 2013, parameters.csv)",
-              range=(0.5, 4.0)),
-        Param("pull_reference", 0.5, "share let in", 0.0, 1.0,
-              "definition: share let in at which pull = 1"),
-        Param("pull_lag_days", 30.0, "days", 0.0, 365.0,
-              "calibration; news of outcomes reaches origins in weeks (DESIGN.md process 1)",
-              range=(14.0, 90.0)),
-        Param("pull_memory_days", 60.0, "days", 1.0, 730.0,
-              "calibration; exponential memory of outcomes", range=(30.0, 180.0)),
-        Param("initial_share_let_in", 0.6, "share", 0.0, 1.0,
-              "estimate: FY2019 family releases (DHS OHSS FY23 lifecycle: 40% unresolved)",
-              range=(0.4, 0.8)),
-        Param("aid_base_usd_per_year", 2.0e9, "USD/year", 1e8, 1e11,
-              "estimate: US assistance to Latin America and the Caribbean, order of magnitude",
-              range=(1.5e9, 3.0e9)),
-        Param("aid_elasticity", -0.23, "d log push / d log(1 + extra/base)", -1.0, 0.5,
-              "parameters.csv: doubling aid -> ~15% lower emigration (Lanati & Thiele); "
-              "Clemens & Postel (2018) small at best", range=(-0.3, 0.05)),
-        Param("aid_lag_days", 365.0, "days", 0.0, 3650.0,
-              "estimate: programmes take a year to reach households", range=(180.0, 730.0)),
+        Param(
+            "pull_strength",
+            2.0,
+            "1/share",
+            0.0,
+            20.0,
+            "calibration; deterrence 'small but significant' (NRC 2013, parameters.csv)",
+            range=(0.5, 4.0),
+        ),
+        Param(
+            "pull_reference",
+            0.5,
+            "share let in",
+            0.0,
+            1.0,
+            "definition: share let in at which pull = 1",
+        ),
+        Param(
+            "pull_lag_days",
+            30.0,
+            "days",
+            0.0,
+            365.0,
+            "calibration; news of outcomes reaches origins in weeks (DESIGN.md process 1)",
+            range=(14.0, 90.0),
+        ),
+        Param(
+            "pull_memory_days",
+            60.0,
+            "days",
+            1.0,
+            730.0,
+            "calibration; exponential memory of outcomes",
+            range=(30.0, 180.0),
+        ),
+        Param(
+            "initial_share_let_in",
+            0.6,
+            "share",
+            0.0,
+            1.0,
+            "estimate: FY2019 family releases (DHS OHSS FY23 lifecycle: 40% unresolved)",
+            range=(0.4, 0.8),
+        ),
+        Param(
+            "aid_base_usd_per_year",
+            2.0e9,
+            "USD/year",
+            1e8,
+            1e11,
+            "estimate: US assistance to Latin America and the Caribbean, order of magnitude",
+            range=(1.5e9, 3.0e9),
+        ),
+        Param(
+            "aid_elasticity",
+            -0.23,
+            "d log push / d log(1 + extra/base)",
+            -1.0,
+            0.5,
+            "parameters.csv: doubling aid -> ~15% lower emigration (Lanati & Thiele); "
+            "Clemens & Postel (2018) small at best",
+            range=(-0.3, 0.05),
+        ),
+        Param(
+            "aid_lag_days",
+            365.0,
+            "days",
+            0.0,
+            3650.0,
+            "estimate: programmes take a year to reach households",
+            range=(180.0, 730.0),
+        ),
         Param("aid_ramp_days", 730.0, "days", 1.0, 3650.0, "estimate", range=(365.0, 1460.0)),
-        Param("sanctions_effect", -0.10, "fractional change in Venezuelan push if lifted",
-              -0.9, 0.9, "parameters.csv: Rodriguez (2024) vs Bahar & Hausmann (2025); low "
-              "confidence", range=(-0.25, 0.05)),
-        Param("embargo_effect", -0.05, "fractional change in Cuban push if lifted", -0.9, 0.9,
-              "estimate: no quantified elasticity in parameters.csv", range=(-0.2, 0.05)),
-        Param("policy_lag_days", 365.0, "days", 0.0, 3650.0,
-              "estimate: economies respond over a year", range=(180.0, 730.0)),
-        Param("legalization_dip_per_million", -0.02, "fraction per million legalised", -0.2,
-              0.1, "parameters.csv: IRCA 1986 - apprehensions fell, then returned to normal",
-              range=(-0.05, 0.0)),
-        Param("legalization_fade_days", 730.0, "days", 1.0, 3650.0,
-              "parameters.csv: IRCA - back to normal during/after filing", range=(365.0, 1095.0)),
-        Param("parole_substitution", 0.5, "land departures avoided per parolee", 0.0, 1.0,
-              "estimate: CHNV parolees are partly people who would have come by land",
-              range=(0.2, 1.0)),
+        Param(
+            "sanctions_effect",
+            -0.10,
+            "fractional change in Venezuelan push if lifted",
+            -0.9,
+            0.9,
+            "parameters.csv: Rodriguez (2024) vs Bahar & Hausmann (2025); low confidence",
+            range=(-0.25, 0.05),
+        ),
+        Param(
+            "embargo_effect",
+            -0.05,
+            "fractional change in Cuban push if lifted",
+            -0.9,
+            0.9,
+            "estimate: no quantified elasticity in parameters.csv",
+            range=(-0.2, 0.05),
+        ),
+        Param(
+            "policy_lag_days",
+            365.0,
+            "days",
+            0.0,
+            3650.0,
+            "estimate: economies respond over a year",
+            range=(180.0, 730.0),
+        ),
+        Param(
+            "legalization_dip_per_million",
+            -0.02,
+            "fraction per million legalised",
+            -0.2,
+            0.1,
+            "parameters.csv: IRCA 1986 - apprehensions fell, then returned to normal",
+            range=(-0.05, 0.0),
+        ),
+        Param(
+            "legalization_fade_days",
+            730.0,
+            "days",
+            1.0,
+            3650.0,
+            "parameters.csv: IRCA - back to normal during/after filing",
+            range=(365.0, 1095.0),
+        ),
+        Param(
+            "parole_substitution",
+            0.5,
+            "land departures avoided per parolee",
+            0.0,
+            1.0,
+            "estimate: CHNV parolees are partly people who would have come by land",
+            range=(0.2, 1.0),
+        ),
         Param("parole_share_haiti", 0.40, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
         Param("parole_share_venezuela", 0.27, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
         Param("parole_share_cuba", 0.20, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
         Param("parole_share_nicaragua", 0.13, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
-        Param("darien_share_other", 0.3, "share", 0.0, 1.0,
-              "estimate: extra-continental share of 'other' (Panama SNM 2023)", range=(0.2, 0.5)),
+        Param(
+            "darien_share_other",
+            0.3,
+            "share",
+            0.0,
+            1.0,
+            "estimate: extra-continental share of 'other' (Panama SNM 2023)",
+            range=(0.2, 0.5),
+        ),
         Param("days_to_south_border", 5.0, "days", 1.0, 60.0, "places.ROUTES: origin->tapachula"),
-        Param("days_darien_route", 22.0, "days", 1.0, 90.0,
-              "places.ROUTES: origin->darien->tapachula"),
-        Param("days_mexico_to_border", 4.0, "days", 1.0, 30.0,
-              "estimate: Mexicans travel to the border in days"),
+        Param(
+            "days_darien_route", 22.0, "days", 1.0, 90.0, "places.ROUTES: origin->darien->tapachula"
+        ),
+        Param(
+            "days_mexico_to_border",
+            4.0,
+            "days",
+            1.0,
+            30.0,
+            "estimate: Mexicans travel to the border in days",
+        ),
     )
 
     def __init__(self, sim) -> None:
@@ -90,9 +196,7 @@ class Departure(Module):
         self.push = inputs.push_daily(scn.start, sim.n_days, sim.push_knots)  # people/day
         self.demo_cdf = np.cumsum(inputs.demographic_shares(), axis=2)
         self.fy = _fiscal_year_index(scn)
-        self.darien_p = np.array(
-            [1.0 if n in DARIEN_NATIONALITIES else 0.0 for n in NATIONALITIES]
-        )
+        self.darien_p = np.array([1.0 if n in DARIEN_NATIONALITIES else 0.0 for n in NATIONALITIES])
         self.darien_p[NAT["other"]] = self.p["darien_share_other"]
         let_in = self.p["initial_share_let_in"]
         self.mem_in = np.full(len(NATIONALITIES), let_in)
@@ -102,6 +206,9 @@ class Departure(Module):
         self.parole_share = np.zeros(len(NATIONALITIES))
         for n in CHNV:
             self.parole_share[NAT[n]] = self.p[f"parole_share_{n}"]
+        self.policy_mult = self.policy_multipliers()
+        self.parole_day = self.paroles()
+        self.parole_agents = np.round(self.parole_day / sim.scale).astype(np.int32)
 
     def pull(self) -> np.ndarray:
         """Multiplier from the remembered share let in, per nationality."""
@@ -119,49 +226,47 @@ class Departure(Module):
         self.mem_in[seen] = (1 - a) * self.mem_in[seen] + a * self.let_in[d][seen]
         self.mem_all[seen] = (1 - a) * self.mem_all[seen] + a * tot[seen]
 
-    def policy_multiplier(self, day: int) -> np.ndarray:
-        """Push multipliers from aid, sanctions, embargo and legalisation, with their lags."""
-        p, lv = self.p, self.sim.levers
-        mult = np.ones(len(NATIONALITIES))
-        aid = _lagged_mean(lv[:, KEY_INDEX["us.regional_aid_usd_per_year"]], day,
-                           p["aid_lag_days"], p["aid_ramp_days"])
-        if aid > 0:
-            f = (1.0 + aid / p["aid_base_usd_per_year"]) ** p["aid_elasticity"]
-            for n in AID_NATIONALITIES:
-                mult[NAT[n]] *= f
+    def policy_multipliers(self) -> np.ndarray:
+        """Push multipliers [day, nat] from aid, sanctions, embargo and legalisation, each
+        phased in over its ramp after its lag."""
+        p, sim = self.p, self.sim
+        mult = np.ones((sim.n_days, len(NATIONALITIES)))
+        aid = lagged_mean(
+            sim.lever("us.regional_aid_usd_per_year"), p["aid_lag_days"], p["aid_ramp_days"]
+        )
+        f = (1.0 + aid / p["aid_base_usd_per_year"]) ** p["aid_elasticity"]
+        for n in AID_NATIONALITIES:
+            mult[:, NAT[n]] *= f
         lag, ramp = p["policy_lag_days"], 365.0
-        lifted = 1.0 - _lagged_mean(lv[:, KEY_INDEX["us.venezuela_sanctions"]], day, lag, ramp)
-        mult[NAT["venezuela"]] *= 1.0 + p["sanctions_effect"] * lifted
-        lifted = 1.0 - _lagged_mean(lv[:, KEY_INDEX["us.cuba_embargo"]], day, lag, ramp)
-        mult[NAT["cuba"]] *= 1.0 + p["embargo_effect"] * lifted
-        legal = lv[: day + 1, KEY_INDEX["us.legalized_residents"]]
-        if legal[-1] > 0:
-            since = day - int(np.argmax(legal > 0))
-            fade = max(0.0, 1.0 - since / p["legalization_fade_days"])
-            mult *= max(0.0, 1.0 + p["legalization_dip_per_million"] * legal[-1] / 1e6 * fade)
+        lifted = 1.0 - lagged_mean(sim.lever("us.venezuela_sanctions"), lag, ramp)
+        mult[:, NAT["venezuela"]] *= 1.0 + p["sanctions_effect"] * lifted
+        lifted = 1.0 - lagged_mean(sim.lever("us.cuba_embargo"), lag, ramp)
+        mult[:, NAT["cuba"]] *= 1.0 + p["embargo_effect"] * lifted
+        legal = sim.lever("us.legalized_residents")
+        if (legal > 0).any():
+            since = np.arange(sim.n_days) - int(np.argmax(legal > 0))
+            fade = np.clip(1.0 - since / p["legalization_fade_days"], 0.0, 1.0)
+            dip = 1.0 + p["legalization_dip_per_million"] * legal / 1e6 * fade
+            mult *= np.maximum(dip, 0.0)[:, None]
         return mult
 
-    def paroles(self, day: int) -> np.ndarray:
-        """Paroles per day by nationality (people), shared among eligible nationalities."""
-        lv = self.sim.levers[day]
-        per_day = lv[KEY_INDEX["us.chnv_parole_per_month"]] / 30.4
-        elig = np.array([lv[KEY_INDEX[f"us.chnv_parole_nationalities.{n}"]] for n in NATIONALITIES])
-        w = self.parole_share * elig
-        if per_day <= 0 or w.sum() <= 0:
-            return np.zeros(len(NATIONALITIES))
-        return per_day * w / w.sum()
+    def paroles(self) -> np.ndarray:
+        """Paroles per day by nationality (people) [day, nat], shared among the eligible."""
+        sim = self.sim
+        per_day = sim.lever("us.chnv_parole_per_month") / 30.4
+        w = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) * self.parole_share
+        tot = w.sum(axis=1, keepdims=True)
+        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+        return per_day[:, None] * share
 
     def step(self, day: int) -> None:
         sim = self.sim
-        paroles = self.paroles(day)
-        lam = self.push[day] * self.pull() * self.policy_multiplier(day)
+        paroles = self.parole_day[day]
+        lam = self.push[day] * self.pull() * self.policy_mult[day]
         lam = np.maximum(lam - self.p["parole_substitution"] * paroles, 0.0) / sim.scale
         flows = sim.res.flows[day]
-        flows[F["chnv_paroles"], :, PLACE["origin"]] += np.round(paroles / sim.scale).astype(
-            np.int32
-        )
-        key = np.uint64(day_key_nb(sim.seed, _ST_DEPARTURE_COUNT, day))
-        counts = np.array([poisson_nb(key, n, lam[n]) for n in range(len(NATIONALITIES))])
+        flows[_PAROLES, :, _ORIGIN] += self.parole_agents[day]
+        counts = poisson_many_nb(np.uint64(day_key_nb(sim.seed, _ST_DEPARTURE_COUNT, day)), lam)
         total = int(counts.sum())
         if total == 0:
             return
@@ -170,12 +275,19 @@ class Departure(Module):
         sim.ensure_event_capacity()
         p = self.p
         spawn_nb(
-            ppl.n, counts, day, sim.seed, self.demo_cdf[self.fy[day]], self.darien_p,
-            p["days_to_south_border"], p["days_darien_route"], p["days_mexico_to_border"],
+            ppl.n,
+            counts,
+            day,
+            sim.seed,
+            self.demo_cdf[self.fy[day]],
+            self.darien_p,
+            p["days_to_south_border"],
+            p["days_darien_route"],
+            p["days_mexico_to_border"],
             *ppl.arrays(),
         )
         ppl.n += total
-        flows[F["departures"], :, PLACE["origin"]] += counts.astype(np.int32)
+        flows[_DEPARTURES, :, _ORIGIN] += counts
 
 
 def _fiscal_year_index(scn) -> np.ndarray:
@@ -186,19 +298,50 @@ def _fiscal_year_index(scn) -> np.ndarray:
     return np.clip(fy - 2020, 0, 4)
 
 
-def _lagged_mean(series: np.ndarray, day: int, lag: float, ramp: float) -> float:
-    """Mean of a lever over the ``ramp`` days ending ``lag`` days ago; before the scenario,
-    levers held their first value. This phases a policy's effect in after its lag."""
-    end = day - int(lag)
-    r = max(int(ramp), 1)
-    idx = np.clip(np.arange(end - r + 1, end + 1), 0, None)
-    return float(series[idx].mean())
+def lagged_mean(series: np.ndarray, lag: float, ramp: float) -> np.ndarray:
+    """For each day, the lever's mean over the ``ramp`` days ending ``lag`` days before; before
+    the scenario, levers held their first value. This phases an effect in after its lag."""
+    r, lag_i = max(int(ramp), 1), int(lag)
+    padded = np.concatenate([np.full(r + lag_i, series[0]), series])
+    c = np.concatenate([[0.0], np.cumsum(padded)])
+    d = np.arange(series.size)
+    return (c[d + r + 1] - c[d + 1]) / r
 
 
 @nb.njit(cache=True)
-def spawn_nb(start, counts, day, seed, demo_cdf, darien_p, days_south, days_darien,
-             days_mexico, uid, nat, demo, state, place, flags, enc, expl, rem, t_next,
-             t_state, t_last, t_cbp):
+def poisson_many_nb(key, lam):
+    """One Poisson draw per entry of ``lam`` (counter = entry index)."""
+    out = np.empty(lam.shape[0], dtype=np.int32)
+    for n in range(lam.shape[0]):
+        out[n] = poisson_nb(key, n, lam[n])
+    return out
+
+
+@nb.njit(cache=True)
+def spawn_nb(
+    start,
+    counts,
+    day,
+    seed,
+    demo_cdf,
+    darien_p,
+    days_south,
+    days_darien,
+    days_mexico,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+):
     """Append new departures: identity, demographic, route and arrival day for each."""
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)

@@ -19,7 +19,6 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import BORDER_CITIES, NAT, NATIONALITIES, PLACE, SECTOR_CITY, SECTORS
 from corridor.model.staging import CROSS
-from corridor.scenario.levers import KEY_INDEX
 
 _ST_CBP_ONE_LOTTERY = STREAM["cbp_one_lottery"]
 _ST_SECTOR_CHOICE = STREAM["sector_choice"]
@@ -59,17 +58,80 @@ def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int)
     return np.sort(candidates[order[:slots]])
 
 
+@nb.njit(cache=True)
+def lottery_nb(key, n, state, flags, uid, slots, event):
+    """Numba kernel of :func:`lottery` over registered waiting people; marks the winners'
+    ``event`` as OFO_APPT and returns how many won."""
+    m = 0
+    for i in range(n):
+        if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
+            m += 1
+    cand = np.empty(m, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
+            cand[j] = i
+            j += 1
+    if m <= slots:
+        for i in cand:
+            event[i] = OFO_APPT
+        return m
+    pri = np.empty(m)
+    for j in range(m):
+        pri[j] = uniform_nb(key, uid[cand[j]])
+    kth = np.partition(pri, slots - 1)[slots - 1]
+    won = 0
+    for j in range(m):  # strictly below the k-th priority: all win
+        if pri[j] < kth:
+            event[cand[j]] = OFO_APPT
+            won += 1
+    best = -1
+    while won < slots:  # ties at the k-th priority, smallest uid first
+        best = -1
+        for j in range(m):
+            if (
+                pri[j] == kth
+                and event[cand[j]] != OFO_APPT
+                and (best < 0 or uid[cand[j]] < uid[cand[best]])
+            ):
+                best = j
+        if best < 0:
+            break
+        event[cand[best]] = OFO_APPT
+        won += 1
+    return won
+
+
 class Encounter(Module):
     name = "encounter"
     PARAMS = (
-        Param("port_share", 0.08, "share of crossings made at a port without appointment",
-              0.0, 1.0, "calibration; OFO was ~15% of SW encounters FY2020 (CBP SW file)",
-              range=(0.03, 0.2)),
-        Param("gotaway_prob_mexico", 0.30, "probability", 0.0, 1.0,
-              "calibration; parameters.csv: gotaways 73,463 (Apr 2023), 32,840 (Jun 2023)",
-              range=(0.15, 0.45)),
-        Param("gotaway_prob_other", 0.06, "probability", 0.0, 1.0,
-              "estimate: asylum seekers mostly turn themselves in", range=(0.02, 0.15)),
+        Param(
+            "port_share",
+            0.08,
+            "share of crossings made at a port without appointment",
+            0.0,
+            1.0,
+            "calibration; OFO was ~15% of SW encounters FY2020 (CBP SW file)",
+            range=(0.03, 0.2),
+        ),
+        Param(
+            "gotaway_prob_mexico",
+            0.30,
+            "probability",
+            0.0,
+            1.0,
+            "calibration; parameters.csv: gotaways 73,463 (Apr 2023), 32,840 (Jun 2023)",
+            range=(0.15, 0.45),
+        ),
+        Param(
+            "gotaway_prob_other",
+            0.06,
+            "probability",
+            0.0,
+            1.0,
+            "estimate: asylum seekers mostly turn themselves in",
+            range=(0.02, 0.15),
+        ),
     )
 
     def __init__(self, sim) -> None:
@@ -78,9 +140,10 @@ class Encounter(Module):
         self.gotaway[NAT["mexico"]] = self.p["gotaway_prob_mexico"]
         self.slot_carry = 0.0
         self.appointments_given = np.zeros(sim.n_days, dtype=np.int64)
+        self.slots = sim.lever("us.cbp_one_per_day") / sim.scale
 
     def slots_today(self, day: int) -> int:
-        s = self.sim.levers[day, KEY_INDEX["us.cbp_one_per_day"]] / self.sim.scale + self.slot_carry
+        s = self.slots[day] + self.slot_carry
         whole = int(s)
         self.slot_carry = s - whole
         return whole
@@ -91,18 +154,23 @@ class Encounter(Module):
         n = ppl.n
         slots = self.slots_today(day)
         if slots > 0:
-            registered = np.flatnonzero(
-                (ppl.state[:n] == pp.WAITING) & ((ppl.flags[:n] & pp.CBP_ONE) != 0)
-            )
             key = day_key(sim.seed, _ST_CBP_ONE_LOTTERY, day)
-            winners = lottery(key, ppl.uid, registered, slots)
-            sim.event[winners] = OFO_APPT
-            self.appointments_given[day] = winners.size
+            self.appointments_given[day] = lottery_nb(
+                key, n, ppl.state, ppl.flags, ppl.uid, slots, sim.event
+            )
         t_mod = sim.module("transit")
-        m = min(max(int(t_mod.month_of_day[day]), 0), t_mod.alt_sector.shape[0] - 1)
         encounter_nb(
-            n, day, sim.seed, self.p["port_share"], self.gotaway, t_mod.alt_sector[m],
-            PRIMARY_SECTOR, SECOND_SECTOR, *ppl.arrays(), sim.event, sim.res.flows[day],
+            n,
+            day,
+            sim.seed,
+            self.p["port_share"],
+            self.gotaway,
+            t_mod.alt_sector[t_mod.month_row[day]],
+            PRIMARY_SECTOR,
+            SECOND_SECTOR,
+            *ppl.arrays(),
+            sim.event,
+            sim.res.flows[day],
         )
 
 
@@ -114,9 +182,31 @@ def sector_of(uid, city, seed, alt, primary, second):
 
 
 @nb.njit(cache=True)
-def encounter_nb(n, day, seed, port_share, gotaway, alt, primary, second, uid, nat, demo,
-                 state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp, event,
-                 flows):
+def encounter_nb(
+    n,
+    day,
+    seed,
+    port_share,
+    gotaway,
+    alt,
+    primary,
+    second,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    event,
+    flows,
+):
     """Resolve today's crossings: port or between ports; apprehended or got away."""
     k = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
     for i in range(n):

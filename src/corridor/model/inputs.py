@@ -101,7 +101,9 @@ def city_choice(n_months: int, matamoros_share_of_rgv: float) -> tuple[np.ndarra
     city_p[:, ci["matamoros"]] += matamoros_share_of_rgv * rgv
     for city, second in (("mexicali", "yuma"), ("juarez", "big_bend")):
         tot = city_p[:, ci[city]]
-        alt[:, ci[city]] = np.where(tot > 0, sec[:, SECTORS.index(second)] / np.maximum(tot, 1e-12), 0)
+        alt[:, ci[city]] = np.where(
+            tot > 0, sec[:, SECTORS.index(second)] / np.maximum(tot, 1e-12), 0
+        )
     return np.cumsum(city_p, axis=1), alt
 
 
@@ -149,9 +151,11 @@ def initial_push_knots(repeat_share: float = 0.25, lead_months: int = 1) -> pd.D
     """
     enc = encounters_by_nationality()
     season = seasonal_profile()[enc.index.month - 1]
-    first = enc.mul(1 - repeat_share).div(season, axis=0) / enc.index.days_in_month.to_numpy()[:, None]
+    first = (
+        enc.mul(1 - repeat_share).div(season, axis=0) / enc.index.days_in_month.to_numpy()[:, None]
+    )
     first = first.shift(-lead_months).ffill()
-    q = (np.arange(len(first)) // KNOT_MONTHS)
+    q = np.arange(len(first)) // KNOT_MONTHS
     knots = first.groupby(q).mean()
     knots.index = [FIRST_MONTH + pd.DateOffset(months=KNOT_MONTHS * i) for i in knots.index]
     long = knots.stack().rename("per_day").reset_index()

@@ -106,10 +106,7 @@ SECTOR_CITY = {
 
 # The place axis: one index per place an agent can be, in corridor order.
 PLACES: tuple[str, ...] = (
-    ("origin", "darien", "tapachula", "mexico_transit")
-    + BORDER_CITIES
-    + SECTORS
-    + ("us_interior",)
+    ("origin", "darien", "tapachula", "mexico_transit") + BORDER_CITIES + SECTORS + ("us_interior",)
 )
 PLACE = {name: i for i, name in enumerate(PLACES)}
 N_PLACES = len(PLACES)
@@ -132,8 +129,12 @@ class Route:
 # agent's time from a gamma distribution with this mean and spread.
 ROUTES: tuple[Route, ...] = (
     Route("origin", "darien", 10.0, 4.0, "estimate: Necocli/Capurgana to the Darien from Colombia"),
-    Route("darien", "tapachula", 12.0, 5.0, "estimate: 4-10 days in the jungle, then Central America"),
-    Route("origin", "tapachula", 5.0, 2.0, "estimate: Northern Triangle to Mexico's southern border"),
+    Route(
+        "darien", "tapachula", 12.0, 5.0, "estimate: 4-10 days in the jungle, then Central America"
+    ),
+    Route(
+        "origin", "tapachula", 5.0, 2.0, "estimate: Northern Triangle to Mexico's southern border"
+    ),
     Route("tapachula", "mexico_transit", 1.0, 0.5, "definition: leaving the southern border"),
 )
 TRANSIT_TO_CITY_DAYS = {

@@ -22,7 +22,6 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.encounter import OFO, OFO_APPT, PRIMARY_SECTOR, SECOND_SECTOR, USBP, sector_of
 from corridor.model.places import BORDER_CITIES, DEMO, NATIONALITIES, PLACE
-from corridor.scenario.levers import FLIGHT_COUNTRIES, KEY_INDEX
 
 _ST_PROCESSING = STREAM["processing"]
 _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
@@ -45,37 +44,65 @@ _EMER = F["emergency_returns"]
 _DET = F["detention_admissions"]
 
 
-def nat_lever(lv: np.ndarray, name: str) -> np.ndarray:
-    """A per-nationality lever as an array over NATIONALITIES (0 where it has no entry)."""
-    out = np.zeros(len(NATIONALITIES))
-    for n, nat in enumerate(NATIONALITIES):
-        key = f"{name}.{nat}"
-        if key in KEY_INDEX:
-            out[n] = lv[KEY_INDEX[key]]
-    return out
-
-
 class Processing(Module):
     name = "processing"
     PARAMS = (
-        Param("t42_family_share", 0.35, "share of family members expelled", 0.0, 1.0,
-              "calibration; parameters.csv: share of USBP arrests expelled 91% (Oct 2020) -> "
-              "23% (Jan 2022)", range=(0.1, 0.6)),
-        Param("mexican_return_share_adult", 0.85, "share", 0.0, 1.0,
-              "estimate: Mexican single adults under Title 8 are mostly returned (ER/VR)",
-              range=(0.7, 0.95)),
-        Param("mexican_return_share_family", 0.3, "share", 0.0, 1.0, "estimate",
-              range=(0.1, 0.5)),
-        Param("removal_share", 0.08, "share of non-Mexican Title 8 cases detained for "
-              "removal", 0.0, 1.0, "calibration; ICE removals FY2022 72,177 (parameters.csv)",
-              range=(0.03, 0.15)),
-        Param("removal_share_asylum_rule", 0.3, "share under the asylum rule", 0.0, 1.0,
-              "parameters.csv: ~37% repatriated after T42 ended (DHS, May-Jun 2023)",
-              range=(0.15, 0.45)),
-        Param("mpp_hearing_days", 150.0, "days", 1.0, 1000.0,
-              "estimate: MPP hearings months after enrolment", range=(90.0, 300.0)),
-        Param("border_share_of_beds", 0.5, "share of ICE beds for border cases", 0.0, 1.0,
-              "estimate: ICE ADP 28,289 FY2023 includes interior arrests", range=(0.3, 0.7)),
+        Param(
+            "t42_family_share",
+            0.35,
+            "share of family members expelled",
+            0.0,
+            1.0,
+            "calibration; parameters.csv: share of USBP arrests expelled 91% (Oct 2020) -> "
+            "23% (Jan 2022)",
+            range=(0.1, 0.6),
+        ),
+        Param(
+            "mexican_return_share_adult",
+            0.85,
+            "share",
+            0.0,
+            1.0,
+            "estimate: Mexican single adults under Title 8 are mostly returned (ER/VR)",
+            range=(0.7, 0.95),
+        ),
+        Param("mexican_return_share_family", 0.3, "share", 0.0, 1.0, "estimate", range=(0.1, 0.5)),
+        Param(
+            "removal_share",
+            0.08,
+            "share of non-Mexican Title 8 cases detained for removal",
+            0.0,
+            1.0,
+            "calibration; ICE removals FY2022 72,177 (parameters.csv)",
+            range=(0.03, 0.15),
+        ),
+        Param(
+            "removal_share_asylum_rule",
+            0.3,
+            "share under the asylum rule",
+            0.0,
+            1.0,
+            "parameters.csv: ~37% repatriated after T42 ended (DHS, May-Jun 2023)",
+            range=(0.15, 0.45),
+        ),
+        Param(
+            "mpp_hearing_days",
+            150.0,
+            "days",
+            1.0,
+            1000.0,
+            "estimate: MPP hearings months after enrolment",
+            range=(90.0, 300.0),
+        ),
+        Param(
+            "border_share_of_beds",
+            0.5,
+            "share of ICE beds for border cases",
+            0.0,
+            1.0,
+            "estimate: ICE ADP 28,289 FY2023 includes interior arrests",
+            range=(0.3, 0.7),
+        ),
     )
 
     def __init__(self, sim) -> None:
@@ -86,38 +113,55 @@ class Processing(Module):
         self.takeback_used = 0
         self.takeback_month = -1
         self.emergency_on = False
+        p = self.p
+        self.t42 = sim.lever("us.title42") > 0
+        self.accepts = sim.lever_over("mexico.title42_accepts", NATIONALITIES)
+        self.takeback = sim.lever_over("mexico.takeback_nationalities", NATIONALITIES)
+        self.flights = sim.lever_over("us.removal_flights_per_week", NATIONALITIES)
+        self.mpp = sim.lever("us.mpp")
+        self.removal_share = np.where(
+            sim.lever("us.asylum_rule") > 0, p["removal_share_asylum_rule"], p["removal_share"]
+        )
+        self.beds = sim.lever("us.detention_beds") * p["border_share_of_beds"] / sim.scale
+        self.takeback_cap = sim.lever("mexico.takeback_cap_per_month") / sim.scale
 
     def takeback_left(self, day: int) -> int:
         m = int(self.month_of_day[day])
         if m != self.takeback_month:
             self.takeback_month, self.takeback_used = m, 0
-        cap = self.sim.levers[day, KEY_INDEX["mexico.takeback_cap_per_month"]] / self.sim.scale
-        return max(0, int(round(cap)) - self.takeback_used)
+        return max(0, int(round(self.takeback_cap[day])) - self.takeback_used)
 
     def step(self, day: int) -> None:
         sim, p = self.sim, self.p
-        lv = sim.levers[day]
-        flights = np.zeros(len(NATIONALITIES))
-        for n, nat in enumerate(NATIONALITIES):
-            if nat in FLIGHT_COUNTRIES:
-                flights[n] = lv[KEY_INDEX[f"us.removal_flights_per_week.{nat}"]]
-        beds = lv[KEY_INDEX["us.detention_beds"]] * p["border_share_of_beds"] / sim.scale
         t_mod = sim.module("transit")
-        m = min(max(int(t_mod.month_of_day[day]), 0), t_mod.alt_sector.shape[0] - 1)
-        rule = lv[KEY_INDEX["us.asylum_rule"]] > 0
-        out = processing_nb(
-            sim.people.n, day, sim.seed, self.month_of_day,
-            lv[KEY_INDEX["us.title42"]] > 0, self.emergency_on,
-            nat_lever(lv, "mexico.title42_accepts"), nat_lever(lv, "mexico.takeback_nationalities"),
-            self.takeback_left(day), lv[KEY_INDEX["us.mpp"]],
-            p["removal_share_asylum_rule"] if rule else p["removal_share"],
-            flights, max(0, int(beds) - self.custody), p["t42_family_share"],
-            p["mexican_return_share_adult"], p["mexican_return_share_family"],
-            int(p["mpp_hearing_days"]), t_mod.alt_sector[m], PRIMARY_SECTOR, SECOND_SECTOR,
-            *sim.people.arrays(), sim.event, sim.res.flows[day], sim.res.cbp[day],
+        taken, admitted = processing_nb(
+            sim.people.n,
+            day,
+            sim.seed,
+            self.month_of_day,
+            self.t42[day],
+            self.emergency_on,
+            self.accepts[day],
+            self.takeback[day],
+            self.takeback_left(day),
+            self.mpp[day],
+            self.removal_share[day],
+            self.flights[day],
+            max(0, int(self.beds[day]) - self.custody),
+            p["t42_family_share"],
+            p["mexican_return_share_adult"],
+            p["mexican_return_share_family"],
+            int(p["mpp_hearing_days"]),
+            t_mod.alt_sector[t_mod.month_row[day]],
+            PRIMARY_SECTOR,
+            SECOND_SECTOR,
+            *sim.people.arrays(),
+            sim.event,
+            sim.res.flows[day],
+            sim.res.cbp[day],
         )
-        self.takeback_used += out[0]
-        self.custody += out[1]
+        self.takeback_used += taken
+        self.custody += admitted
 
 
 # Outcome codes.
@@ -125,8 +169,25 @@ _RELEASE, _EXPEL_MX, _EXPEL_FLIGHT, _RETURN_MX, _TO_MPP, _CUSTODY, _EMERGENCY = 
 
 
 @nb.njit(cache=True)
-def _decide(u1, u2, nat, demo, ev, t42, emergency, accepts, takeback, takeback_left, mpp,
-            removal_share, flights, beds_left, fam_share, mex_adult, mex_family):
+def _decide(
+    u1,
+    u2,
+    nat,
+    demo,
+    ev,
+    t42,
+    emergency,
+    accepts,
+    takeback,
+    takeback_left,
+    mpp,
+    removal_share,
+    flights,
+    beds_left,
+    fam_share,
+    mex_adult,
+    mex_family,
+):
     """The outcome of one encounter (a pure function of its inputs)."""
     if demo == _UAC:
         return _RELEASE
@@ -157,10 +218,44 @@ def _decide(u1, u2, nat, demo, ev, t42, emergency, accepts, takeback, takeback_l
 
 
 @nb.njit(cache=True)
-def processing_nb(n, day, seed, month_of_day, t42, emergency, accepts, takeback, takeback_left,
-                  mpp, removal_share, flights, beds_left, fam_share, mex_adult, mex_family,
-                  hearing_days, alt, primary, second, uid, nat, demo, state, place, flags, enc,
-                  expl, rem, t_next, t_state, t_last, t_cbp, event, flows, cbp):
+def processing_nb(
+    n,
+    day,
+    seed,
+    month_of_day,
+    t42,
+    emergency,
+    accepts,
+    takeback,
+    takeback_left,
+    mpp,
+    removal_share,
+    flights,
+    beds_left,
+    fam_share,
+    mex_adult,
+    mex_family,
+    hearing_days,
+    alt,
+    primary,
+    second,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    event,
+    flows,
+    cbp,
+):
     """Process today's encounters; returns (taken back, admitted to custody) in agents."""
     k1 = day_key_nb(seed, _ST_PROCESSING, day)
     k2 = day_key_nb(seed, _ST_REMOVAL_QUEUE, day)
@@ -188,9 +283,25 @@ def processing_nb(n, day, seed, month_of_day, t42, emergency, accepts, takeback,
         t_last[i] = day
         if enc[i] < 255:
             enc[i] += 1
-        o = _decide(uniform_nb(k1, uid[i]), uniform_nb(k2, uid[i]), a, d, ev, t42, emergency,
-                    accepts, takeback, takeback_left - taken, mpp, removal_share, flights,
-                    beds_left - admitted, fam_share, mex_adult, mex_family)
+        o = _decide(
+            uniform_nb(k1, uid[i]),
+            uniform_nb(k2, uid[i]),
+            a,
+            d,
+            ev,
+            t42,
+            emergency,
+            accepts,
+            takeback,
+            takeback_left - taken,
+            mpp,
+            removal_share,
+            flights,
+            beds_left - admitted,
+            fam_share,
+            mex_adult,
+            mex_family,
+        )
         title = 1 if (o == _EXPEL_MX or o == _EXPEL_FLIGHT) else 0
         cbp[comp, title, d, a] += 1
         flags[i] &= ~np.uint8(pp.IN_SHELTER)

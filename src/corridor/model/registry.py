@@ -14,7 +14,13 @@ from corridor.model.transit import Transit
 
 # Departure -> transit -> staging -> encounter -> processing -> removal -> end of day.
 PHASES: tuple[type[Module], ...] = (
-    Departure, Transit, Staging, Encounter, Processing, Removal, Bookkeeping,
+    Departure,
+    Transit,
+    Staging,
+    Encounter,
+    Processing,
+    Removal,
+    Bookkeeping,
 )
 
 
@@ -28,8 +34,8 @@ def parameter(key: str) -> Param:
     params = all_parameters()
     if key not in params:
         module = key.split(".")[0]
-        near = [k for k in params if k.startswith(module + ".")] or sorted({
-            k.split(".")[0] for k in params
-        })
+        near = [k for k in params if k.startswith(module + ".")] or sorted(
+            {k.split(".")[0] for k in params}
+        )
         raise ValueError(f"unknown parameter {key!r}; expected one of {', '.join(near)}")
     return params[key]

@@ -17,7 +17,6 @@ from corridor.engine.params import Param
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import NATIONALITIES, PLACE
-from corridor.scenario.levers import FLIGHT_COUNTRIES, KEY_INDEX
 
 _REM = F["removals"]
 _REL = F["releases"]
@@ -25,33 +24,36 @@ _HOME = PLACE["origin"]
 _US = PLACE["us_interior"]
 
 
-def flights_on(day: int, per_week: float) -> int:
-    """Flights that leave on ``day`` for a schedule of ``per_week`` (evenly spread)."""
-    return int(np.floor((day + 1) * per_week / 7.0) - np.floor(day * per_week / 7.0))
+def flights_on(days: np.ndarray, per_week: np.ndarray) -> np.ndarray:
+    """Flights that leave on each day for a schedule of ``per_week`` (evenly spread)."""
+    return (np.floor((days + 1) * per_week / 7.0) - np.floor(days * per_week / 7.0)).astype(int)
 
 
 class Removal(Module):
     name = "removal"
     PARAMS = (
-        Param("max_detention_days", 48.0, "days", 1.0, 365.0,
-              "parameters.csv: ICE average length of stay 44-52 days (late 2023, TRAC)",
-              range=(30.0, 90.0)),
+        Param(
+            "max_detention_days",
+            48.0,
+            "days",
+            1.0,
+            365.0,
+            "parameters.csv: ICE average length of stay 44-52 days (late 2023, TRAC)",
+            range=(30.0, 90.0),
+        ),
     )
 
     def __init__(self, sim) -> None:
         super().__init__(sim)
         self.seat_carry = np.zeros(len(NATIONALITIES))
-        self.flights_flown = np.zeros((sim.n_days, len(NATIONALITIES)), dtype=np.int32)
+
+        per_week = sim.lever_over("us.removal_flights_per_week", NATIONALITIES)
+        days = np.arange(sim.n_days)[:, None]
+        self.flights_flown = flights_on(days, per_week).astype(np.int32)
+        self.seats = self.flights_flown * (sim.lever("us.seats_per_flight") / sim.scale)[:, None]
 
     def seats_today(self, day: int) -> np.ndarray:
-        lv = self.sim.levers[day]
-        seats = np.zeros(len(NATIONALITIES))
-        per_flight = lv[KEY_INDEX["us.seats_per_flight"]] / self.sim.scale
-        for n, nat in enumerate(NATIONALITIES):
-            if nat in FLIGHT_COUNTRIES:
-                k = flights_on(day, lv[KEY_INDEX[f"us.removal_flights_per_week.{nat}"]])
-                self.flights_flown[day, n] = k
-                seats[n] = k * per_flight + self.seat_carry[n]
+        seats = self.seats[day] + self.seat_carry
         whole = np.floor(seats)
         self.seat_carry = np.where(seats > 0, seats - whole, self.seat_carry)
         return whole.astype(np.int64)
@@ -59,14 +61,38 @@ class Removal(Module):
     def step(self, day: int) -> None:
         sim = self.sim
         seats = self.seats_today(day)
-        left = removal_nb(sim.people.n, day, seats, int(self.p["max_detention_days"]),
-                          *sim.people.arrays(), sim.res.flows[day])
+        left = removal_nb(
+            sim.people.n,
+            day,
+            seats,
+            int(self.p["max_detention_days"]),
+            *sim.people.arrays(),
+            sim.res.flows[day],
+        )
         sim.module("processing").custody -= left
 
 
 @nb.njit(cache=True)
-def removal_nb(n, day, seats, max_days, uid, nat, demo, state, place, flags, enc, expl, rem,
-               t_next, t_state, t_last, t_cbp, flows):
+def removal_nb(
+    n,
+    day,
+    seats,
+    max_days,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    flows,
+):
     """Board flights first-in first-out, then release those held too long.
 
     Returns how many left custody today. FIFO is by custody start day, ties by array order.

@@ -19,7 +19,6 @@ from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import BORDER_CITIES, PLACE
-from corridor.scenario.levers import KEY_INDEX
 
 _ST_CBP_ONE_REGISTER = STREAM["cbp_one_register"]
 _ST_CROSS_DECISION = STREAM["cross_decision"]
@@ -36,67 +35,178 @@ _HOME = PLACE["origin"]
 class Staging(Module):
     name = "staging"
     PARAMS = (
-        Param("cross_per_day", 0.12, "1/day", 0.0, 1.0,
-              "calibration; most arrivals cross within 1-2 weeks", range=(0.05, 0.4)),
-        Param("cross_per_day_registered", 0.01, "1/day", 0.0, 1.0,
-              "estimate: CBP One registrants mostly wait for their appointment",
-              range=(0.0, 0.05)),
-        Param("cross_per_day_after_expulsion", 0.25, "1/day", 0.0, 1.0,
-              "calibration; parameters.csv: ~50% of T42 expulsions were repeats (Cato)",
-              range=(0.1, 0.6)),
-        Param("cross_per_day_after_return", 0.03, "1/day", 0.0, 1.0,
-              "calibration; Title 8 returns carry a re-entry bar", range=(0.01, 0.1)),
+        Param(
+            "cross_per_day",
+            0.12,
+            "1/day",
+            0.0,
+            1.0,
+            "calibration; most arrivals cross within 1-2 weeks",
+            range=(0.05, 0.4),
+        ),
+        Param(
+            "cross_per_day_registered",
+            0.01,
+            "1/day",
+            0.0,
+            1.0,
+            "estimate: CBP One registrants mostly wait for their appointment",
+            range=(0.0, 0.05),
+        ),
+        Param(
+            "cross_per_day_after_expulsion",
+            0.25,
+            "1/day",
+            0.0,
+            1.0,
+            "calibration; parameters.csv: ~50% of T42 expulsions were repeats (Cato)",
+            range=(0.1, 0.6),
+        ),
+        Param(
+            "cross_per_day_after_return",
+            0.03,
+            "1/day",
+            0.0,
+            1.0,
+            "calibration; Title 8 returns carry a re-entry bar",
+            range=(0.01, 0.1),
+        ),
         Param("give_up_per_day", 0.003, "1/day", 0.0, 1.0, "estimate", range=(0.0, 0.01)),
-        Param("give_up_per_day_after_expulsion", 0.04, "1/day", 0.0, 1.0,
-              "calibration; FY2021 repeat rate 27% (period-facts.csv)", range=(0.01, 0.1)),
-        Param("give_up_per_day_after_return", 0.02, "1/day", 0.0, 1.0, "estimate",
-              range=(0.005, 0.05)),
-        Param("register_per_day", 0.2, "1/day", 0.0, 1.0,
-              "parameters.csv: CBP One demand ~80,000 requests/day vs 1,450 slots",
-              range=(0.05, 0.5)),
-        Param("asylum_rule_cross_factor", 0.6, "multiplier", 0.0, 1.0,
-              "estimate: the rule pushes people to wait for CBP One", range=(0.4, 1.0)),
+        Param(
+            "give_up_per_day_after_expulsion",
+            0.04,
+            "1/day",
+            0.0,
+            1.0,
+            "calibration; FY2021 repeat rate 27% (period-facts.csv)",
+            range=(0.01, 0.1),
+        ),
+        Param(
+            "give_up_per_day_after_return", 0.02, "1/day", 0.0, 1.0, "estimate", range=(0.005, 0.05)
+        ),
+        Param(
+            "register_per_day",
+            0.2,
+            "1/day",
+            0.0,
+            1.0,
+            "parameters.csv: CBP One demand ~80,000 requests/day vs 1,450 slots",
+            range=(0.05, 0.5),
+        ),
+        Param(
+            "asylum_rule_cross_factor",
+            0.6,
+            "multiplier",
+            0.0,
+            1.0,
+            "estimate: the rule pushes people to wait for CBP One",
+            range=(0.4, 1.0),
+        ),
         Param("min_wait_days", 2.0, "days", 0.0, 60.0, "estimate: rest and contact smugglers"),
-        Param("harm_per_day_street", 3e-4, "incidents/person-day", 0.0, 0.1,
-              "parameters.csv: HRF >13,480 reported attacks under T42 (a fraction of the "
-              "true total); AIC: ~1 in 70 MPP enrollees documented victims",
-              range=(1e-4, 1e-3)),
-        Param("harm_shelter_factor", 0.25, "multiplier", 0.0, 1.0,
-              "estimate: shelters protect but are targeted too", range=(0.1, 0.5)),
-        Param("mpp_give_up_per_day", 0.004, "1/day", 0.0, 1.0,
-              "estimate: many MPP enrollees abandoned their cases"),
+        Param(
+            "harm_per_day_street",
+            3e-4,
+            "incidents/person-day",
+            0.0,
+            0.1,
+            "parameters.csv: HRF >13,480 reported attacks under T42 (a fraction of the "
+            "true total); AIC: ~1 in 70 MPP enrollees documented victims",
+            range=(1e-4, 1e-3),
+        ),
+        Param(
+            "harm_shelter_factor",
+            0.25,
+            "multiplier",
+            0.0,
+            1.0,
+            "estimate: shelters protect but are targeted too",
+            range=(0.1, 0.5),
+        ),
+        Param(
+            "mpp_give_up_per_day",
+            0.004,
+            "1/day",
+            0.0,
+            1.0,
+            "estimate: many MPP enrollees abandoned their cases",
+        ),
     )
+
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        p = self.p
+        self.beds = np.floor(sim.lever_over("mexico.shelter_beds", BORDER_CITIES) / sim.scale)
+        self.beds = self.beds.astype(np.int64)
+        rule = np.where(sim.lever("us.asylum_rule") > 0, p["asylum_rule_cross_factor"], 1.0)
+        self.cross = np.stack(
+            [
+                p["cross_per_day"] * rule,
+                np.full(sim.n_days, p["cross_per_day_registered"]),
+                np.full(sim.n_days, p["cross_per_day_after_expulsion"]),
+                p["cross_per_day_after_return"] * rule,
+            ],
+            axis=1,
+        )
+        self.give_up = np.array(
+            [
+                p["give_up_per_day"],
+                p["give_up_per_day"],
+                p["give_up_per_day_after_expulsion"],
+                p["give_up_per_day_after_return"],
+            ]
+        )
+        self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
 
     def step(self, day: int) -> None:
         sim, p = self.sim, self.p
-        lv = sim.levers[day]
-        beds = np.array(
-            [lv[KEY_INDEX[f"mexico.shelter_beds.{c}"]] for c in BORDER_CITIES]
-        ) / sim.scale
-        cbp_one = lv[KEY_INDEX["us.cbp_one_per_day"]] > 0
-        rule = lv[KEY_INDEX["us.asylum_rule"]] > 0
-        cross = np.array([
-            p["cross_per_day"] * (p["asylum_rule_cross_factor"] if rule else 1.0),
-            p["cross_per_day_registered"],
-            p["cross_per_day_after_expulsion"],
-            p["cross_per_day_after_return"] * (p["asylum_rule_cross_factor"] if rule else 1.0),
-        ])
-        give_up = np.array([p["give_up_per_day"], p["give_up_per_day"],
-                            p["give_up_per_day_after_expulsion"],
-                            p["give_up_per_day_after_return"]])
         sim.ensure_event_capacity()
         staging_nb(
-            sim.people.n, day, sim.seed, np.floor(beds).astype(np.int64), cross, give_up,
-            p["register_per_day"] if cbp_one else 0.0, int(p["min_wait_days"]),
-            p["harm_per_day_street"], p["harm_shelter_factor"], p["mpp_give_up_per_day"],
-            *sim.people.arrays(), sim.event, sim.res.flows[day],
+            sim.people.n,
+            day,
+            sim.seed,
+            self.beds[day],
+            self.cross[day],
+            self.give_up,
+            self.register[day],
+            int(p["min_wait_days"]),
+            p["harm_per_day_street"],
+            p["harm_shelter_factor"],
+            p["mpp_give_up_per_day"],
+            *sim.people.arrays(),
+            sim.event,
+            sim.res.flows[day],
         )
 
 
 @nb.njit(cache=True)
-def staging_nb(n, day, seed, beds, cross, give_up, register, min_wait, harm_street,
-               shelter_factor, mpp_give_up, uid, nat, demo, state, place, flags, enc, expl,
-               rem, t_next, t_state, t_last, t_cbp, event, flows):
+def staging_nb(
+    n,
+    day,
+    seed,
+    beds,
+    cross,
+    give_up,
+    register,
+    min_wait,
+    harm_street,
+    shelter_factor,
+    mpp_give_up,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    event,
+    flows,
+):
     """Shelter beds, harm, registration and the decision to cross or give up, for one day.
 
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.

@@ -20,7 +20,6 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model import inputs
 from corridor.model.places import BORDER_CITIES, NAT, NATIONALITIES, PLACE, TRANSIT_TO_CITY_DAYS
-from corridor.scenario.levers import KEY_INDEX
 
 _ST_CITY_CHOICE = STREAM["city_choice"]
 _ST_MEXICO_APPREHENSION = STREAM["mexico_apprehension"]
@@ -44,31 +43,95 @@ _HOME = PLACE["origin"]
 class Transit(Module):
     name = "transit"
     PARAMS = (
-        Param("south_apprehension_prob", 0.12, "probability at Tapachula at enforcement 1.0",
-              0.0, 1.0, "calibration; Mexico 'eventos' 782,176 in 2023 (parameters.csv)",
-              range=(0.05, 0.3)),
-        Param("interior_apprehension_per_day", 0.006, "1/day at enforcement 1.0", 0.0, 0.5,
-              "calibration; Mexico 'eventos' 2021-2023 (parameters.csv)", range=(0.002, 0.02)),
-        Param("inm_capacity_per_day", 2500.0, "apprehensions/day at the reference budget",
-              0.0, 1e6, "parameters.csv: 782,176 'eventos' in 2023 = 2,143/day; headroom +15%",
-              range=(2000.0, 3500.0)),
-        Param("inm_reference_budget_mxn", 1_897_700_000.0, "MXN/year", 1e6, 1e11,
-              "parameters.csv: INM approved budget 2024"),
-        Param("capacity_budget_elasticity", 0.8, "d log capacity / d log budget", 0.0, 2.0,
-              "estimate: staff and detention scale less than one-for-one", range=(0.5, 1.0)),
+        Param(
+            "south_apprehension_prob",
+            0.12,
+            "probability at Tapachula at enforcement 1.0",
+            0.0,
+            1.0,
+            "calibration; Mexico 'eventos' 782,176 in 2023 (parameters.csv)",
+            range=(0.05, 0.3),
+        ),
+        Param(
+            "interior_apprehension_per_day",
+            0.006,
+            "1/day at enforcement 1.0",
+            0.0,
+            0.5,
+            "calibration; Mexico 'eventos' 2021-2023 (parameters.csv)",
+            range=(0.002, 0.02),
+        ),
+        Param(
+            "inm_capacity_per_day",
+            2500.0,
+            "apprehensions/day at the reference budget",
+            0.0,
+            1e6,
+            "parameters.csv: 782,176 'eventos' in 2023 = 2,143/day; headroom +15%",
+            range=(2000.0, 3500.0),
+        ),
+        Param(
+            "inm_reference_budget_mxn",
+            1_897_700_000.0,
+            "MXN/year",
+            1e6,
+            1e11,
+            "parameters.csv: INM approved budget 2024",
+        ),
+        Param(
+            "capacity_budget_elasticity",
+            0.8,
+            "d log capacity / d log budget",
+            0.0,
+            2.0,
+            "estimate: staff and detention scale less than one-for-one",
+            range=(0.5, 1.0),
+        ),
         Param("mxn_per_usd", 17.5, "MXN/USD", 5.0, 40.0, "parameters.csv: 17-19 MXN/USD"),
-        Param("detention_days", 5.0, "days", 1.0, 60.0,
-              "estimate: INM holds before deporting or releasing", range=(2.0, 15.0)),
-        Param("deportable_share_northern_triangle", 0.9, "share", 0.0, 1.0,
-              "parameters.csv: Mexico's deportations are mostly Central Americans by bus"),
-        Param("deportable_share_other", 0.1, "share", 0.0, 1.0,
-              "parameters.csv: 2 flights/329 people to Venezuela (Dec 2023); few flights "
-              "elsewhere", range=(0.02, 0.2)),
-        Param("release_restart_days", 5.0, "days", 0.0, 60.0,
-              "estimate: released with an exit order in the south, then re-try"),
+        Param(
+            "detention_days",
+            5.0,
+            "days",
+            1.0,
+            60.0,
+            "estimate: INM holds before deporting or releasing",
+            range=(2.0, 15.0),
+        ),
+        Param(
+            "deportable_share_northern_triangle",
+            0.9,
+            "share",
+            0.0,
+            1.0,
+            "parameters.csv: Mexico's deportations are mostly Central Americans by bus",
+        ),
+        Param(
+            "deportable_share_other",
+            0.1,
+            "share",
+            0.0,
+            1.0,
+            "parameters.csv: 2 flights/329 people to Venezuela (Dec 2023); few flights elsewhere",
+            range=(0.02, 0.2),
+        ),
+        Param(
+            "release_restart_days",
+            5.0,
+            "days",
+            0.0,
+            60.0,
+            "estimate: released with an exit order in the south, then re-try",
+        ),
         Param("travel_time_spread", 0.3, "sd of log travel time", 0.0, 2.0, "estimate"),
-        Param("matamoros_share_of_rgv", 0.35, "share", 0.0, 1.0,
-              "estimate: Matamoros' share of Rio Grande Valley crossers", range=(0.2, 0.5)),
+        Param(
+            "matamoros_share_of_rgv",
+            0.35,
+            "share",
+            0.0,
+            1.0,
+            "estimate: Matamoros' share of Rio Grande Valley crossers",
+            range=(0.2, 0.5),
+        ),
     )
 
     def __init__(self, sim) -> None:
@@ -91,15 +154,28 @@ class Transit(Module):
         self.deported_this_month = 0
         self.month_seen = -1
 
+        self.capacity = self.capacity_per_day()
+        self.deport_cap = sim.lever("mexico.deportations_per_month") / sim.scale
+        self.month_row = np.clip(self.month_of_day, 0, self.city_cdf.shape[0] - 1)
+        self.p_south = np.minimum(
+            1.0, self.p["south_apprehension_prob"] * sim.lever("mexico.southern_enforcement")
+        )
+        self.h_interior = np.minimum(
+            1.0,
+            self.p["interior_apprehension_per_day"] * sim.lever("mexico.interior_enforcement"),
+        )
+
+    def capacity_per_day(self) -> np.ndarray:
+        """Apprehensions INM can make each day (agents), from its budget and US money."""
+        sim, p = self.sim, self.p
+        budget = sim.lever("mexico.inm_budget_mxn") + p["mxn_per_usd"] * sim.lever(
+            "us.border_funding_to_mexico_usd"
+        )
+        ratio = np.maximum(budget, 0.0) / p["inm_reference_budget_mxn"]
+        return p["inm_capacity_per_day"] * ratio ** p["capacity_budget_elasticity"] / sim.scale
+
     def capacity_today(self, day: int) -> int:
-        """Apprehensions INM can make today (agents), from its budget and US money."""
-        lv, p = self.sim.levers[day], self.p
-        budget = lv[KEY_INDEX["mexico.inm_budget_mxn"]] + p["mxn_per_usd"] * lv[
-            KEY_INDEX["us.border_funding_to_mexico_usd"]
-        ]
-        ratio = max(budget, 0.0) / p["inm_reference_budget_mxn"]
-        cap = p["inm_capacity_per_day"] * ratio ** p["capacity_budget_elasticity"] / self.sim.scale
-        cap += self.cap_carry
+        cap = self.capacity[day] + self.cap_carry
         whole = int(cap)
         self.cap_carry = cap - whole
         return whole
@@ -108,22 +184,25 @@ class Transit(Module):
         m = int(self.month_of_day[day])
         if m != self.month_seen:
             self.month_seen, self.deported_this_month = m, 0
-        cap = self.sim.levers[day, KEY_INDEX["mexico.deportations_per_month"]] / self.sim.scale
-        return max(0, int(round(cap)) - self.deported_this_month)
+        return max(0, int(round(self.deport_cap[day])) - self.deported_this_month)
 
     def step(self, day: int) -> None:
         sim, p = self.sim, self.p
-        lv = sim.levers[day]
-        m = min(int(self.month_of_day[day]), self.city_cdf.shape[0] - 1)
-        m = max(m, 0)
-        deport_left = self.deport_left(day)
         _, deported = transit_nb(
-            sim.people.n, day, sim.seed, self.city_cdf[m], self.travel,
-            min(1.0, p["south_apprehension_prob"] * lv[KEY_INDEX["mexico.southern_enforcement"]]),
-            min(1.0, p["interior_apprehension_per_day"]
-                * lv[KEY_INDEX["mexico.interior_enforcement"]]),
-            self.capacity_today(day), deport_left, self.deport_p, p["detention_days"],
-            p["release_restart_days"], p["travel_time_spread"], *sim.people.arrays(),
+            sim.people.n,
+            day,
+            sim.seed,
+            self.city_cdf[self.month_row[day]],
+            self.travel,
+            self.p_south[day],
+            self.h_interior[day],
+            self.capacity_today(day),
+            self.deport_left(day),
+            self.deport_p,
+            p["detention_days"],
+            p["release_restart_days"],
+            p["travel_time_spread"],
+            *sim.people.arrays(),
             sim.res.flows[day],
         )
         self.deported_this_month += deported
@@ -146,9 +225,35 @@ def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_ti
 
 
 @nb.njit(cache=True)
-def transit_nb(n, day, seed, city_cdf, travel, p_south, h_interior, cap, deport_left, deport_p,
-               detention_days, restart_days, spread, uid, nat, demo, state, place, flags, enc,
-               expl, rem, t_next, t_state, t_last, t_cbp, flows):
+def transit_nb(
+    n,
+    day,
+    seed,
+    city_cdf,
+    travel,
+    p_south,
+    h_interior,
+    cap,
+    deport_left,
+    deport_p,
+    detention_days,
+    restart_days,
+    spread,
+    uid,
+    nat,
+    demo,
+    state,
+    place,
+    flags,
+    enc,
+    expl,
+    rem,
+    t_next,
+    t_state,
+    t_last,
+    t_cbp,
+    flows,
+):
     """One day of travel and Mexican enforcement. Returns (apprehended, deported)."""
     k_app = day_key_nb(seed, _ST_MEXICO_APPREHENSION, day)
     k_dep = day_key_nb(seed, _ST_MEXICO_DEPORTATION, day)
@@ -175,12 +280,32 @@ def transit_nb(n, day, seed, city_cdf, travel, p_south, h_interior, cap, deport_
                 continue
             state[i] = pp.MEXICO_TRANSIT
             t_state[i] = day
-            _to_city(i, day, uniform_nb(k_city, uid[i]), normal_nb(k_time, uid[i]), city_cdf,
-                     travel, spread, place, t_next, False)
+            _to_city(
+                i,
+                day,
+                uniform_nb(k_city, uid[i]),
+                normal_nb(k_time, uid[i]),
+                city_cdf,
+                travel,
+                spread,
+                place,
+                t_next,
+                False,
+            )
         elif s == pp.MEXICO_TRANSIT:
             if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
-                _to_city(i, day, uniform_nb(k_city, uid[i]), 0.0, city_cdf, travel, spread,
-                         place, t_next, True)
+                _to_city(
+                    i,
+                    day,
+                    uniform_nb(k_city, uid[i]),
+                    0.0,
+                    city_cdf,
+                    travel,
+                    spread,
+                    place,
+                    t_next,
+                    True,
+                )
             if t_next[i] <= day:
                 state[i] = pp.WAITING
                 t_state[i] = day
@@ -206,7 +331,17 @@ def transit_nb(n, day, seed, city_cdf, travel, p_south, h_interior, cap, deport_
                 state[i] = pp.MEXICO_TRANSIT
                 t_state[i] = day
                 z = normal_nb(k_rt, uid[i])
-                _to_city(i, day, uniform_nb(k_rc, uid[i]), z, city_cdf, travel, spread,
-                         place, t_next, False)
+                _to_city(
+                    i,
+                    day,
+                    uniform_nb(k_rc, uid[i]),
+                    z,
+                    city_cdf,
+                    travel,
+                    spread,
+                    place,
+                    t_next,
+                    False,
+                )
                 t_next[i] += int(restart_days)
     return apprehended, deported

@@ -151,7 +151,9 @@ class Scenario(Strict):
     def _cities(cls, v: dict[str, City]) -> dict[str, City]:
         for name in v:
             if name not in BORDER_CITIES:
-                raise ValueError(f"unknown place {name!r}; expected one of {', '.join(BORDER_CITIES)}")
+                raise ValueError(
+                    f"unknown place {name!r}; expected one of {', '.join(BORDER_CITIES)}"
+                )
         return v
 
     @field_validator("parameters")
@@ -209,7 +211,9 @@ def format_errors(err: ValidationError) -> list[str]:
 def parse(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate a mapping as a scenario, raising :class:`ScenarioError`."""
     if not isinstance(data, dict):
-        raise ScenarioError(source, [f"expected a mapping at the top level, got {type(data).__name__}"])
+        raise ScenarioError(
+            source, [f"expected a mapping at the top level, got {type(data).__name__}"]
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:

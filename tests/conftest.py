@@ -1,0 +1,61 @@
+"""Shared scenarios and session-scoped runs for the engine, RNG and conservation tests.
+
+``baseline_run`` is the history from October 2022 to December 2023 at scale 400 (Title 42 to
+May 2023, CBP One, the asylum rule, Venezuela flights). ``stress_run`` adds, from June 2023,
+levers the history leaves off so that every transition of the model happens: MPP with short
+hearings (relief, removal orders, giving up from MPP), an emergency authority that switches on,
+and removal flights to more countries.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+import corridor
+
+BASE: dict[str, Any] = {
+    "name": "t",
+    "start": "2022-10-01",
+    "end": "2023-12-31",
+    "decision_date": "2023-06-01",
+    "scale": 400,
+    "history": True,
+}
+
+STRESS_POLICY: dict[str, Any] = {
+    "from": "2023-06-01",
+    "set": {
+        "us.mpp": 0.25,
+        "us.emergency_authority.on_above_per_day": 4000,
+        "us.emergency_authority.off_below_per_day": 3000,
+        "us.removal_flights_per_week": {"venezuela": 4, "cuba": 2, "nicaragua": 1},
+    },
+    "note": "test: exercise MPP, the emergency authority and more removal flights",
+}
+
+
+def scenario(stress: bool = False, **changes: Any) -> dict[str, Any]:
+    """A fresh copy of the test scenario (``stress`` adds the extra levers); keyword
+    arguments replace top-level keys."""
+    scn = copy.deepcopy(BASE)
+    if stress:
+        scn["name"] = "stress"
+        scn["parameters"] = {"processing.mpp_hearing_days": 30.0}
+        scn["policies"] = [copy.deepcopy(STRESS_POLICY)]
+    scn.update(changes)
+    return scn
+
+
+@pytest.fixture(scope="session")
+def baseline_run():
+    """The history scenario, Oct 2022 - Dec 2023, scale 400, default seed."""
+    return corridor.run(scenario())
+
+
+@pytest.fixture(scope="session")
+def stress_run():
+    """The stress scenario (every transition of the model happens), scale 400."""
+    return corridor.run(scenario(stress=True))
