@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +36,35 @@ def warmup() -> float:
     t0 = time.perf_counter()
     walk.walk_days_nb(node, left, *_graph_args(g), SEED, 0, 3, walk.new_arrivals(256, g.n_nodes, 3))
     return time.perf_counter() - t0
+
+
+COMPILE_PROBE = """
+import time
+from corridor.engine import walk
+g = walk.corridor_graph()
+node, left = walk.init_agents(256)
+t0 = time.perf_counter()
+walk.walk_days_nb(node, left, g.offsets, g.targets, g.cumw, g.lengths, g.move_prob,
+                  1, 0, 3, walk.new_arrivals(256, g.n_nodes, 3))
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_fresh() -> float | None:
+    """Seconds to JIT-compile the kernel from nothing: its first call in a fresh interpreter
+    with an empty numba cache directory (a warm cache only measures loading)."""
+    with tempfile.TemporaryDirectory() as cache:
+        p = subprocess.run(
+            [sys.executable, "-c", COMPILE_PROBE],
+            env=os.environ | {"NUMBA_CACHE_DIR": cache},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    try:
+        return float(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
 
 
 def _graph_args(g: walk.Graph) -> tuple[np.ndarray, ...]:
@@ -91,6 +124,8 @@ def bench(
     agent-step; stated in the output).
     """
     compile_s = warmup()
+    cache_hits = sum(walk.walk_days_nb.stats.cache_hits.values())
+    fresh_s = compile_fresh()
     all_threads = numba.config.NUMBA_NUM_THREADS
     one = measure_walk(n_agents, days, threads=1, repeats=repeats)
     many = measure_walk(n_agents, days, threads=all_threads, repeats=repeats)
@@ -108,6 +143,8 @@ def bench(
         "graph": {"nodes": g.n_nodes, "edges": g.n_edges, "chunk": walk.CHUNK},
         "bytes_per_agent": np.dtype(walk.NODE_DTYPE).itemsize + np.dtype(walk.LEFT_DTYPE).itemsize,
         "first_call_s": compile_s,
+        "first_call_from_cache": bool(cache_hits),
+        "compile_fresh_s": fresh_s,
         "numba_1thread": one,
         "numba_all": many,
         "numpy": ref,
@@ -126,7 +163,12 @@ def report(res: dict[str, Any]) -> None:
         f"walk kernel on corridor_graph ({g['nodes']} nodes, {g['edges']} edges), "
         f"{res['bytes_per_agent']} bytes/agent"
     )
-    print(f"  first call (compile or cache load, not timed below): {res['first_call_s']:.2f} s")
+    how = "loaded from numba's cache" if res["first_call_from_cache"] else "compiled"
+    fresh = res["compile_fresh_s"]
+    print(
+        f"  first call ({how}; not timed below): {res['first_call_s']:.2f} s; "
+        f"compile from an empty cache: {'n/a' if fresh is None else f'{fresh:.2f} s'}"
+    )
     for label, r in (("numba 1 thread", one), (f"numba {many['threads']} threads", many)):
         print(
             f"  {label:<16} {r['agents']:,} x {r['days']} d: {r['agent_steps_per_s']:.3e} "

@@ -150,14 +150,24 @@ def run_flee(n_agents: int, days: int, g: walk.Graph | None = None) -> dict[str,
     }
 
 
-def run_corridor(n_agents: int, days: int, repeats: int = 3) -> dict[str, Any]:
-    """corridor's walk kernel (all threads) on the same graph, N and days; best of repeats."""
+def run_corridor(n_agents: int, days: int, repeats: int = 5) -> dict[str, Any]:
+    """corridor's walk kernel on the same graph, N and days: all threads, and 1 thread.
+
+    Best of ``repeats``: at small N each day is a short parallel region, so a busy
+    neighbour process on the machine shows up as large outliers.
+    """
     g = walk.corridor_graph()
     engine.warmup()
+    one = engine.measure_walk(n_agents, days, threads=1, repeats=repeats)
+    one.pop("_state")
     res = engine.measure_walk(n_agents, days, repeats=repeats)
     node, left, _ = res.pop("_state")
     at, _ = walk.occupancy(node, left, g.n_nodes)
-    return res | {"run_s": res["best_s"], "at_node_share": (at / n_agents).tolist()}
+    return res | {
+        "run_s": res["best_s"],
+        "agent_steps_per_s_1thread": one["agent_steps_per_s"],
+        "at_node_share": (at / n_agents).tolist(),
+    }
 
 
 def bench(n_agents: int, days: int) -> dict[str, Any]:
@@ -175,6 +185,7 @@ def bench(n_agents: int, days: int) -> dict[str, Any]:
         "flee": fl,
         "corridor": co,
         "ratio": co["agent_steps_per_s"] / fl["agent_steps_per_s"],
+        "ratio_1thread": co["agent_steps_per_s_1thread"] / fl["agent_steps_per_s"],
     }
 
 
@@ -198,9 +209,13 @@ def report(res: dict[str, Any]) -> None:
     print(f"  Flee      {fl['agent_steps_per_s']:.3e} agent-steps/s (1 thread, Python)")
     print(
         f"  corridor  {co['agent_steps_per_s']:.3e} agent-steps/s "
-        f"(numba, {co['threads']} threads, best of 3)"
+        f"(numba, {co['threads']} threads, best of {co['repeats']}); "
+        f"{co['agent_steps_per_s_1thread']:.3e} on 1 thread"
     )
-    print(f"  ratio corridor/Flee = {res['ratio']:.0f}x")
+    print(
+        f"  ratio corridor/Flee = {res['ratio']:.0f}x "
+        f"({res['ratio_1thread']:.0f}x thread for thread)"
+    )
     print("  final share of agents at each node (Flee vs corridor, same chain, different draws):")
     for name, a, b in zip(places.PLACES, fl["at_node_share"], co["at_node_share"], strict=True):
         if a > 0.005 or b > 0.005:

@@ -154,6 +154,7 @@ def machine_label(m: dict[str, Any]) -> str:
 def guarded(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one item; a failure becomes a recorded error, not the end of the suite."""
     print(f"\n== {name}", flush=True)
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
         res = fn()
@@ -161,6 +162,8 @@ def guarded(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         traceback.print_exc()
         res = {"available": False, "error": f"{type(exc).__name__}: {exc}"}
     res["item_wall_s"] = time.perf_counter() - t0
+    # Other work on the machine skews timings; record how busy it was around each item.
+    res["load1_before_after"] = [load_before, os.getloadavg()[0]]
     return res
 
 
@@ -225,11 +228,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{e['ratio_1thread_vs_numpy']:.1f}x, all threads {e['ratio_all_vs_numpy']:.1f}x",
             )
         )
+        how = "numba cache load" if e["first_call_from_cache"] else "JIT compile"
         rows.append(
             (
-                "walk kernel, first call",
-                "JIT compile or numba cache load",
-                f"{e['first_call_s']:.2f} s (excluded from the rates above)",
+                "walk kernel, warm-up (excluded from the rates)",
+                f"first call ({how}); compile from an empty cache in a fresh process",
+                f"{e['first_call_s']:.2f} s; compile {_fmt(e['compile_fresh_s'], '.2f')} s",
             )
         )
     else:
@@ -242,7 +246,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{f['flee']['agents']:,} agents x {f['flee']['days']} days, same graph walk",
                 f"{f['flee']['agent_steps_per_s']:.3g} agent-steps/s; corridor "
                 f"{f['corridor']['agent_steps_per_s']:.3g} on the same run: "
-                f"**{f['ratio']:.0f}x**",
+                f"**{f['ratio']:.0f}x** ({f['ratio_1thread']:.0f}x on 1 thread)",
             )
         )
     else:
@@ -352,9 +356,21 @@ def markdown(results: dict[str, Any]) -> str:
         "  peak memory is the process's peak RSS (`resource.getrusage`), interpreter included.",
         "",
         "Numbers are what this machine gave on this run; they vary run to run on shared machines.",
+        "1-minute load average before/after each item (other work on the machine skews timings): "
+        + "; ".join(
+            f"{k} {v['load1_before_after'][0]:.2f}/{v['load1_before_after'][1]:.2f}"
+            for k, v in _items(results)
+        )
+        + ".",
         "",
     ]
     return "\n".join(out)
+
+
+def _items(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    items = [(k, results[k]) for k in ("engine", "flee", "mesa", "bandwidth") if k in results]
+    items += list(results.get("scenarios", {}).items())
+    return [(k, v) for k, v in items if "load1_before_after" in v]
 
 
 def final_line(results: dict[str, Any]) -> str:

@@ -50,6 +50,12 @@ def scenario(stress: bool = False, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def make_scenario():
+    """The :func:`scenario` factory, for tests that build variants."""
+    return scenario
+
+
+@pytest.fixture(scope="session")
 def baseline_run():
     """The history scenario, Oct 2022 - Dec 2023, scale 400, default seed."""
     return corridor.run(scenario())

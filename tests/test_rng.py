@@ -63,10 +63,12 @@ def test_mix_known_answers() -> None:
 
 def test_mix_numba_equals_references() -> None:
     r = np.random.default_rng(1)
-    zs = np.concatenate([
-        np.array([0, 1, 2, 2**31, 2**32 - 1, 2**63 - 1, 2**63, 2**64 - 1], dtype=np.uint64),
-        r.integers(0, 2**64 - 1, 2000, dtype=np.uint64, endpoint=True),
-    ])
+    zs = np.concatenate(
+        [
+            np.array([0, 1, 2, 2**31, 2**32 - 1, 2**63 - 1, 2**63, 2**64 - 1], dtype=np.uint64),
+            r.integers(0, 2**64 - 1, 2000, dtype=np.uint64, endpoint=True),
+        ]
+    )
     ref = rng.mix(zs)
     assert ref.dtype == np.uint64
     nb = np.array([rng.mix_nb(z) for z in zs], dtype=np.uint64)
@@ -208,13 +210,6 @@ def test_poisson_small_lambda_is_poisson() -> None:
     assert rng.poisson_nb(key, 0, 0.0) == 0 and rng.poisson_nb(key, 0, -1.0) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="poisson_nb: inversion uses uniform(key, c) but the normal branch (lam > 30) uses "
-    "uniform(key, 2c) and uniform(key, 2c + 1), so counter 0 with lam > 30 and counter 1 with "
-    "lam <= 30 share a draw (departure.py draws all nationalities' counts under one key with "
-    "counters 0..10)",
-)
 def test_poisson_counters_under_one_key_are_independent() -> None:
     """Departures: nationality n's count is poisson_nb(key_of_day, n, lam[n]). Mexico (0) at a
     large lambda and Guatemala (1) at a small one must be independent across days."""

@@ -100,7 +100,7 @@ def poisson_nb(key: np.uint64, counter: np.int64, lam: float) -> np.int64:
         z = normal_nb(key, counter)
         v = np.floor(lam + np.sqrt(lam) * z + 0.5)
         return np.int64(max(v, 0.0))
-    u = uniform_nb(key, counter)
+    u = uniform_nb(key, 2 * counter)  # the counters normal_nb would use: no overlap across
     p = np.exp(-lam)
     cdf = p
     k = 0

@@ -24,10 +24,11 @@ from corridor.scenario.levers import KEY_INDEX
 _ST_MPP_HEARING = STREAM["mpp_hearing"]
 
 LET_IN = ("releases", "gotaways")
-SENT_BACK = ("expulsions_title42", "returns_to_mexico", "removals", "mpp_enrollments")
+# Each person's outcome counted once: returns to Mexico include Title 42 expulsions to Mexico,
+# Title 8 and emergency returns and MPP; removals are flights home (incl. Title 42 flights).
+SENT_BACK = ("returns_to_mexico", "removals")
 _REL = F["releases"]
 _E_USBP = F["encounters_usbp"]
-_E_OFO = F["encounters_ofo"]
 _LET_IN_IDX = np.array([F[s] for s in LET_IN])
 _SENT_BACK_IDX = np.array([F[s] for s in SENT_BACK])
 _GAVE_UP = F["gave_up"]
@@ -97,7 +98,8 @@ class Bookkeeping(Module):
         """Update the authority's state from the 7-day mean of encounters (people/day)."""
         sim = self.sim
         f = sim.res.flows[day]
-        self.daily_encounters[day] = (f[_E_USBP].sum() + f[_E_OFO].sum()) * sim.scale
+        # Between ports only, as Proclamation 10773 and the lever's definition count.
+        self.daily_encounters[day] = f[_E_USBP].sum() * sim.scale
         mean7 = self.daily_encounters[max(0, day - 6) : day + 1].mean()
         lv = sim.levers[min(day + 1, sim.n_days - 1)]
         on_at = lv[KEY_INDEX["us.emergency_authority.on_above_per_day"]]

@@ -181,6 +181,14 @@ class Departure(Module):
             "days_darien_route", 22.0, "days", 1.0, 90.0, "places.ROUTES: origin->darien->tapachula"
         ),
         Param(
+            "travel_time_spread",
+            0.3,
+            "sd of log travel time",
+            0.0,
+            2.0,
+            "estimate: journeys vary by a factor of ~1.35 either way",
+        ),
+        Param(
             "days_mexico_to_border",
             4.0,
             "days",
@@ -284,6 +292,7 @@ class Departure(Module):
             p["days_to_south_border"],
             p["days_darien_route"],
             p["days_mexico_to_border"],
+            p["travel_time_spread"],
             *ppl.arrays(),
         )
         ppl.n += total
@@ -328,6 +337,7 @@ def spawn_nb(
     days_south,
     days_darien,
     days_mexico,
+    spread,
     uid,
     nat,
     demo,
@@ -368,7 +378,7 @@ def spawn_nb(
             if n == 0:  # Mexicans go straight to a border city
                 state[i] = pp.MEXICO_TRANSIT
                 place[i] = 255  # city chosen on the way (transit module)
-                t_next[i] = day + max(1, int(days_mexico * np.exp(0.3 * z)))
+                t_next[i] = day + max(1, int(days_mexico * np.exp(spread * z)))
             else:
                 state[i] = pp.TRAVEL_SOUTH
                 place[i] = 0
@@ -376,5 +386,5 @@ def spawn_nb(
                 if uniform_nb(k_route, u_id) < darien_p[n]:
                     flags[i] = pp.DARIEN
                     days = days_darien
-                t_next[i] = day + max(1, int(days * np.exp(0.3 * z)))
+                t_next[i] = day + max(1, int(days * np.exp(spread * z)))
             i += 1

@@ -322,12 +322,12 @@ def transit_nb(
             if t_next[i] > day:
                 continue
             if deported < deport_left and uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]:
+                flows[_DEP, nat[i], place[i]] += 1
                 state[i] = pp.HOME
                 place[i] = _HOME
                 deported += 1
-                flows[_DEP, nat[i], _TAPACHULA] += 1
             else:
-                flows[_REL, nat[i], _TAPACHULA] += 1
+                flows[_REL, nat[i], place[i]] += 1
                 state[i] = pp.MEXICO_TRANSIT
                 t_state[i] = day
                 z = normal_nb(k_rt, uid[i])

@@ -26,73 +26,96 @@ DOC_PATH = Path("docs") / "levers.md"
 # The module parameters that set how much each lever does, and carry its uncertainty.
 EFFECT_PARAMS: dict[str, tuple[str, ...]] = {
     "mexico.takeback_cap_per_month": (
-        "staging.cross_per_day_after_return", "staging.give_up_per_day_after_return",
-        "departure.pull_strength", "departure.pull_lag_days", "departure.pull_memory_days",
+        "staging.cross_per_day_after_return",
+        "staging.give_up_per_day_after_return",
+        "departure.pull_strength",
+        "departure.pull_lag_days",
+        "departure.pull_memory_days",
     ),
     "mexico.takeback_nationalities": (
-        "staging.cross_per_day_after_return", "departure.pull_strength",
+        "staging.cross_per_day_after_return",
+        "departure.pull_strength",
     ),
     "mexico.title42_accepts": (
-        "processing.t42_family_share", "staging.cross_per_day_after_expulsion",
+        "processing.t42_family_share",
+        "staging.cross_per_day_after_expulsion",
         "staging.give_up_per_day_after_expulsion",
     ),
     "mexico.southern_enforcement": (
-        "transit.south_apprehension_prob", "transit.inm_capacity_per_day",
+        "transit.south_apprehension_prob",
+        "transit.inm_capacity_per_day",
         "transit.release_restart_days",
     ),
     "mexico.interior_enforcement": (
-        "transit.interior_apprehension_per_day", "transit.inm_capacity_per_day",
+        "transit.interior_apprehension_per_day",
+        "transit.inm_capacity_per_day",
         "transit.release_restart_days",
     ),
     "mexico.inm_budget_mxn": (
-        "transit.inm_capacity_per_day", "transit.inm_reference_budget_mxn",
+        "transit.inm_capacity_per_day",
+        "transit.inm_reference_budget_mxn",
         "transit.capacity_budget_elasticity",
     ),
     "mexico.deportations_per_month": (
-        "transit.deportable_share_northern_triangle", "transit.deportable_share_other",
+        "transit.deportable_share_northern_triangle",
+        "transit.deportable_share_other",
         "transit.detention_days",
     ),
     "mexico.shelter_beds": ("staging.harm_per_day_street", "staging.harm_shelter_factor"),
     "us.title42": (
-        "processing.t42_family_share", "staging.cross_per_day_after_expulsion",
-        "staging.give_up_per_day_after_expulsion", "departure.pull_strength",
+        "processing.t42_family_share",
+        "staging.cross_per_day_after_expulsion",
+        "staging.give_up_per_day_after_expulsion",
+        "departure.pull_strength",
     ),
     "us.mpp": (
-        "processing.mpp_hearing_days", "staging.mpp_give_up_per_day",
-        "bookkeeping.mpp_relief_prob", "bookkeeping.mpp_home_after_order",
+        "processing.mpp_hearing_days",
+        "staging.mpp_give_up_per_day",
+        "bookkeeping.mpp_relief_prob",
+        "bookkeeping.mpp_home_after_order",
     ),
     "us.asylum_rule": (
-        "processing.removal_share_asylum_rule", "processing.removal_share",
+        "processing.removal_share_asylum_rule",
+        "processing.removal_share",
         "staging.asylum_rule_cross_factor",
     ),
     "us.cbp_one_per_day": ("staging.register_per_day", "staging.cross_per_day_registered"),
     "us.removal_flights_per_week": (
-        "processing.removal_share", "processing.removal_share_asylum_rule",
-        "removal.max_detention_days", "departure.pull_strength",
+        "processing.removal_share",
+        "processing.removal_share_asylum_rule",
+        "removal.max_detention_days",
+        "departure.pull_strength",
     ),
     "us.seats_per_flight": ("removal.max_detention_days",),
     "us.detention_beds": ("processing.border_share_of_beds", "removal.max_detention_days"),
     "us.chnv_parole_per_month": (
-        "departure.parole_substitution", "departure.parole_share_haiti",
-        "departure.parole_share_venezuela", "departure.parole_share_cuba",
+        "departure.parole_substitution",
+        "departure.parole_share_haiti",
+        "departure.parole_share_venezuela",
+        "departure.parole_share_cuba",
         "departure.parole_share_nicaragua",
     ),
     "us.chnv_parole_nationalities": ("departure.parole_substitution",),
     "us.emergency_authority.on_above_per_day": (
-        "bookkeeping.emergency_off_days", "staging.cross_per_day_after_return",
+        "bookkeeping.emergency_off_days",
+        "staging.cross_per_day_after_return",
     ),
     "us.emergency_authority.off_below_per_day": ("bookkeeping.emergency_off_days",),
     "us.regional_aid_usd_per_year": (
-        "departure.aid_elasticity", "departure.aid_base_usd_per_year",
-        "departure.aid_lag_days", "departure.aid_ramp_days",
+        "departure.aid_elasticity",
+        "departure.aid_base_usd_per_year",
+        "departure.aid_lag_days",
+        "departure.aid_ramp_days",
     ),
     "us.venezuela_sanctions": ("departure.sanctions_effect", "departure.policy_lag_days"),
     "us.cuba_embargo": ("departure.embargo_effect", "departure.policy_lag_days"),
     "us.legalized_residents": (
-        "departure.legalization_dip_per_million", "departure.legalization_fade_days",
+        "departure.legalization_dip_per_million",
+        "departure.legalization_fade_days",
     ),
     "us.border_funding_to_mexico_usd": (
-        "transit.mxn_per_usd", "transit.inm_capacity_per_day",
+        "transit.mxn_per_usd",
+        "transit.inm_capacity_per_day",
         "transit.capacity_budget_elasticity",
     ),
 }
@@ -165,10 +188,15 @@ def fmt(value: float, lever: Lever | None = None) -> str:
 
 def status_quo_row() -> dict[str, float]:
     """Every concrete lever's value on :data:`STATUS_QUO_DATE`, after the shipped history."""
-    scn = parse({
-        "name": "lever-docs", "start": dt.date(2019, 10, 1), "end": STATUS_QUO_DATE,
-        "decision_date": STATUS_QUO_DATE, "history": True,
-    })
+    scn = parse(
+        {
+            "name": "lever-docs",
+            "start": dt.date(2019, 10, 1),
+            "end": STATUS_QUO_DATE,
+            "decision_date": STATUS_QUO_DATE,
+            "history": True,
+        }
+    )
     row = lever_table(scn)[-1]
     return {key: float(row[i]) for key, i in KEY_INDEX.items()}
 

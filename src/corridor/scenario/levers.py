@@ -187,7 +187,7 @@ LEVERS: tuple[Lever, ...] = (
         "makes asylum presumptively barred, raising the share placed in expedited removal.",
         "raises removals (within detention and flights), shifts people to CBP One",
         kind="switch",
-        neutral=0.0,
+        neutral=1.0,
     ),
     Lever(
         "us.cbp_one_per_day",
@@ -240,7 +240,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         200_000.0,
         f"{P}: ICE ADP FY2023 28,289; funded ~34,000-41,500",
-        "ICE beds; a share (`removal.border_share_of_beds`) holds border cases awaiting a "
+        "ICE beds; a share (`processing.border_share_of_beds`) holds border cases awaiting a "
         "removal flight. Without a bed, a removable person is released.",
         "raises removals, lowers releases",
         neutral=34_000.0,
@@ -253,7 +253,7 @@ LEVERS: tuple[Lever, ...] = (
         200_000.0,
         f"{P}: CHNV parole 30,000/month; {T} 2022-10-12 (Venezuela, 24,000 cap), 2023-01-05",
         "Parole by air for Cubans, Haitians, Nicaraguans and Venezuelans; each parolee replaces "
-        "a land departure with probability `parole.substitution`.",
+        "a land departure with probability `departure.parole_substitution`.",
         "lowers departures and encounters of CHNV nationalities",
     ),
     Lever(
@@ -264,7 +264,7 @@ LEVERS: tuple[Lever, ...] = (
         1.0,
         f"{T} 2022-10-12 (Venezuela), 2023-01-05 (Cuba, Haiti, Nicaragua, Venezuela)",
         "Nationalities eligible for the parole programme; the monthly paroles are shared among "
-        "them by `parole.share_<nationality>`.",
+        "them by `departure.parole_share_<nationality>`.",
         "widens parole",
         kind="nationalities",
         per=NATIONALITIES,
