@@ -37,15 +37,15 @@ def fit_push(
     parameters: dict[str, float] | None = None,
     report: Callable[[int, float], None] | None = None,
     end: str = FIT_END,
+    start_knots: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Iterate the push knots towards the observed monthly encounters; returns the knots."""
-    import corridor
-
     obs = inputs.encounters_by_nationality()
     obs = obs[obs.index <= pd.Timestamp(end)]
-    knots = inputs.initial_push_knots()
+    knots = inputs.initial_push_knots(end=end) if start_knots is None else start_knots.copy()
+    knots = knots[pd.to_datetime(knots.knot) <= pd.Timestamp(end)].reset_index(drop=True)
     for it in range(iterations):
-        ds = corridor.run(_scenario(scale, seed, parameters or {}, end), push_knots=knots)
+        ds = run_fit_window(knots, scale, seed, parameters or {}, end)
         sim = simulated_by_nationality(ds).reindex(obs.index).fillna(0.0)
         ratio = (obs + 50.0) / (sim + 50.0)
         wape = float((sim.sum(axis=1) - obs.sum(axis=1)).abs().sum() / obs.sum(axis=1).sum())
@@ -53,6 +53,13 @@ def fit_push(
             report(it, wape)
         knots = _update(knots, ratio, damping)
     return knots
+
+
+def run_fit_window(knots: pd.DataFrame, scale: int, seed: int, params: dict, end: str):
+    """The baseline history from Oct 2019 to ``end`` with candidate knots and parameters."""
+    import corridor
+
+    return corridor.run(_scenario(scale, seed, params, end), push_knots=knots, draw=None)
 
 
 def _scenario(scale: int, seed: int, params: dict, end: str):

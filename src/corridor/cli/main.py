@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from corridor.cli import calibrate_cmd
 from corridor.cli.data_cmd import data_app
 from corridor.scenario.schema import ScenarioError
 
@@ -25,6 +26,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data", help="Load and inspect CBP data files.")
+app.command()(calibrate_cmd.calibrate)
+app.command()(calibrate_cmd.backtest)
 console = Console()
 err = Console(stderr=True)
 
@@ -92,7 +95,12 @@ def run(
         transient=True,
     ) as bar:
         task = bar.add_task(f"{scn.name} (seed {scn.seed}, scale {scn.scale})", total=scn.n_days)
-        ds = corridor.run(scn, threads=threads, progress=lambda d, n: bar.update(task, completed=d))
+        ds = corridor.run(
+            scn,
+            threads=threads,
+            progress=lambda d, n: bar.update(task, completed=d),
+            profile=profile,
+        )
     from corridor.analysis.outputs import write_run
 
     written = write_run(ds, out, cbp_csv=cbp_csv)

@@ -2,7 +2,8 @@
 
 Each module declares its parameters (``PARAMS``), keeps its own state, and contributes counts to
 the day's flow table. The loop times every module so ``corridor run --profile`` can say where
-the time goes.
+the time goes. ``run(fused=True)`` runs the same phases in one compiled call per chunk of days
+(:mod:`corridor.model.fused`), which removes the loop's per-module Python overhead.
 """
 
 from __future__ import annotations
@@ -102,7 +103,19 @@ class Simulation:
         if self.event.shape[0] < self.people.capacity:
             self.event = np.zeros(self.people.capacity, dtype=np.uint8)
 
-    def run(self, progress: Callable[[int], None] | None = None) -> Results:
+    def run(self, progress: Callable[[int], None] | None = None, *, fused: bool = False) -> Results:
+        """Run every day; ``progress(day)`` after each day (each chunk of days when fused).
+
+        ``fused=True`` takes the compiled driver (only for the registry's phases); the Python
+        loop is the reference and times each module.
+        """
+        if fused:
+            from corridor.model.fused import run_fused
+
+            t0 = time.perf_counter()
+            res = run_fused(self, progress)
+            res.timings = {"fused": time.perf_counter() - t0}
+            return res
         timings = self.res.timings
         for day in range(self.n_days):
             for m in self.modules:

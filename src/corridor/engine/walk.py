@@ -4,7 +4,10 @@ Agents sit at the nodes of a directed graph or travel along its edges. Each day 
 transit counts down its remaining days and arrives when they reach zero; an agent at a node
 leaves with the node's move probability (Flee's "move chance"), picks an outgoing edge with
 probability proportional to the edge's weight, and starts travelling for the edge's length in
-days. Nodes with no outgoing edges are sinks and keep whoever reaches them.
+days. Nodes with no outgoing edges are sinks and keep whoever reaches them. The day of
+departure is the first day of a leg: an agent that leaves on day t along an edge of L days is
+at the destination at the end of day t + L - 1 and draws again on day t + L, so with L = 1 and
+move probability p the chance of still being at the start after t days is (1 - p)^t.
 
 State is two int16 arrays (4 bytes an agent): ``node`` (where the agent is, or where it is
 heading while in transit) and ``left`` (travel days still to go; 0 means "at the node"). The
@@ -190,18 +193,18 @@ def walk_days_nb(
             hi = min(lo + CHUNK, n)
             # Pass 1, branch-light: travellers count down; list who stands at an active node.
             # Splitting the passes keeps the random mix of states from costing mispredictions.
-            todo = np.empty(hi - lo, dtype=np.int32)
+            todo = np.empty(hi - lo, dtype=np.int32)  # offsets within the chunk
             m = 0
             for i in range(lo, hi):
                 r = left[i]
                 if r == 1:
                     counts[node[i]] += 1
                 left[i] = r - (r > 0)
-                todo[m] = i
+                todo[m] = i - lo
                 m += (r == 0) & active[node[i]]
             # Pass 2: those agents draw; movers choose an edge by cumulative weight.
             for j in range(m):
-                i = np.int64(todo[j])
+                i = lo + np.int64(todo[j])
                 v = node[i]
                 u = uniform_nb(key, i)
                 mp = np.float64(move_prob[v])

@@ -10,14 +10,18 @@ the arrays.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
+from corridor.engine.people import compact_nb
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F, S
 from corridor.engine.sim import Module
+from corridor.model.departure import remember_nb
 from corridor.model.places import PLACE
 from corridor.scenario.levers import KEY_INDEX
 
@@ -36,6 +40,21 @@ _US = PLACE["us_interior"]
 _HOME = PLACE["origin"]
 _TRANSIT = PLACE["mexico_transit"]
 _ORIGIN = PLACE["origin"]
+
+
+class BookkeepingPack(NamedTuple):
+    """What :func:`bookkeeping_day_nb` needs (fused driver)."""
+
+    relief: float
+    home_after: float
+    on_at: np.ndarray  # [day] the threshold that acts from the next day (people/day)
+    off_at: np.ndarray  # [day] likewise
+    off_days: float
+    scale: int
+    daily_encounters: np.ndarray  # [day] the module's own (updated in place)
+    emergency: np.ndarray  # [day] bool, the module's own (updated in place)
+    let_in_idx: np.ndarray  # flow indices
+    sent_back_idx: np.ndarray  # flow indices
 
 
 class Bookkeeping(Module):
@@ -73,6 +92,24 @@ class Bookkeeping(Module):
         self.daily_encounters = np.zeros(sim.n_days)
         self.below_days = 0
         self.emergency = np.zeros(sim.n_days, dtype=bool)
+
+    def pack(self) -> BookkeepingPack:
+        """Parameters, next-day thresholds and the module's arrays for the fused driver."""
+        sim = self.sim
+        nxt = np.minimum(np.arange(sim.n_days) + 1, sim.n_days - 1)
+        lv = sim.levers[nxt]
+        return BookkeepingPack(
+            float(self.p["mpp_relief_prob"]),
+            float(self.p["mpp_home_after_order"]),
+            np.ascontiguousarray(lv[:, KEY_INDEX["us.emergency_authority.on_above_per_day"]]),
+            np.ascontiguousarray(lv[:, KEY_INDEX["us.emergency_authority.off_below_per_day"]]),
+            float(self.p["emergency_off_days"]),
+            int(sim.scale),
+            self.daily_encounters,
+            self.emergency,
+            _LET_IN_IDX,
+            _SENT_BACK_IDX,
+        )
 
     def step(self, day: int) -> None:
         sim = self.sim
@@ -115,6 +152,43 @@ class Bookkeeping(Module):
             if self.below_days >= self.p["emergency_off_days"]:
                 proc.emergency_on = False
         self.emergency[day] = proc.emergency_on
+
+
+@nb.njit(cache=True)
+def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows, stocks):
+    """:meth:`Bookkeeping.step` (with the departure memory's update); returns (emergency on,
+    days below the off threshold, live count after compaction)."""
+    hearing_nb(n, day, seed, pk.relief, pk.home_after, *ppl, flows)
+    emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
+    stocks_nb(n, *ppl, stocks)
+    outcome_sums_nb(flows, pk.let_in_idx, dep.let_in[day])
+    outcome_sums_nb(flows, pk.sent_back_idx, dep.sent_back[day])
+    remember_nb(day, dep)
+    return emergency, below_days, compact_nb(n, *ppl)
+
+
+@nb.njit(cache=True)
+def emergency_nb(day, pk, on, below_days, flows):
+    """:meth:`Bookkeeping._emergency`: returns (on, days below the off threshold)."""
+    pk.daily_encounters[day] = flows[_E_USBP].sum() * pk.scale
+    lo = max(0, day - 6)
+    total = 0.0
+    for d in range(lo, day + 1):
+        total += pk.daily_encounters[d]
+    mean7 = total / (day + 1 - lo)
+    on_at = pk.on_at[day]
+    off_at = pk.off_at[day]
+    if on_at <= 0:
+        on = False
+    elif not on and mean7 >= on_at:
+        on = True
+        below_days = 0
+    elif on:
+        below_days = below_days + 1 if mean7 < off_at else 0
+        if below_days >= pk.off_days:
+            on = False
+    pk.emergency[day] = on
+    return on, below_days
 
 
 @nb.njit(cache=True)

@@ -10,6 +10,8 @@ temporary dips". CHNV parole by air draws people off the land route (process 8).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -31,6 +33,35 @@ _PAROLES = F["chnv_paroles"]
 _DEPARTURES = F["departures"]
 _ORIGIN = PLACE["origin"]
 AID_NATIONALITIES = tuple(n for n in NATIONALITIES if n not in ("mexico", "other"))
+
+
+class DeparturePack(NamedTuple):
+    """What :func:`departure_counts_nb` and :func:`departure_day_nb` need (fused driver).
+
+    The memory arrays are the module's own: the fused driver updates them in place.
+    """
+
+    push: np.ndarray  # [day, nat] people/day
+    policy_mult: np.ndarray  # [day, nat]
+    parole_day: np.ndarray  # [day, nat] people/day
+    parole_agents: np.ndarray  # [day, nat] int32
+    demo_cdf: np.ndarray  # [fiscal year, nat, demographic]
+    fy: np.ndarray  # [day] int64
+    darien_p: np.ndarray  # [nat]
+    mem_in: np.ndarray  # [nat] state
+    mem_all: np.ndarray  # [nat] state
+    let_in: np.ndarray  # [day, nat] state
+    sent_back: np.ndarray  # [day, nat] state
+    pull_strength: float
+    pull_reference: float
+    parole_substitution: float
+    scale: float
+    days_south: float
+    days_darien: float
+    days_mexico: float
+    spread: float
+    lag_days: int
+    memory_days: float
 
 
 class Departure(Module):
@@ -218,6 +249,41 @@ class Departure(Module):
         self.parole_day = self.paroles()
         self.parole_agents = np.round(self.parole_day / sim.scale).astype(np.int32)
 
+    def pack(self) -> DeparturePack:
+        """Schedules, parameters and memory for the fused driver (same values step uses)."""
+        p = self.p
+        c = np.ascontiguousarray
+        return DeparturePack(
+            c(self.push, dtype=np.float64),
+            c(self.policy_mult, dtype=np.float64),
+            c(self.parole_day, dtype=np.float64),
+            c(self.parole_agents, dtype=np.int32),
+            c(self.demo_cdf, dtype=np.float64),
+            c(self.fy, dtype=np.int64),
+            c(self.darien_p, dtype=np.float64),
+            self.mem_in,
+            self.mem_all,
+            self.let_in,
+            self.sent_back,
+            float(p["pull_strength"]),
+            float(p["pull_reference"]),
+            float(p["parole_substitution"]),
+            float(self.sim.scale),
+            float(p["days_to_south_border"]),
+            float(p["days_darien_route"]),
+            float(p["days_mexico_to_border"]),
+            float(p["travel_time_spread"]),
+            int(p["pull_lag_days"]),
+            float(p["pull_memory_days"]),
+        )
+
+    def expected_agents_per_day(self) -> np.ndarray:
+        """Departures per day (agents) at the initial pull, before parole: sizes the fused
+        driver's people arrays."""
+        share = self.p["initial_share_let_in"]
+        pull = np.exp(self.p["pull_strength"] * (share - self.p["pull_reference"]))
+        return (self.push * self.policy_mult).sum(axis=1) * pull / self.sim.scale
+
     def pull(self) -> np.ndarray:
         """Multiplier from the remembered share let in, per nationality."""
         share = self.mem_in / np.maximum(self.mem_all, 1e-9)
@@ -388,3 +454,57 @@ def spawn_nb(
                     days = days_darien
                 t_next[i] = day + max(1, int(days * np.exp(spread * z)))
             i += 1
+
+
+@nb.njit(cache=True)
+def departure_counts_nb(day, seed, pk):
+    """Today's departures per nationality, as :meth:`Departure.step` draws them."""
+    n_nat = pk.mem_in.shape[0]
+    lam = np.empty(n_nat)
+    for a in range(n_nat):
+        share = pk.mem_in[a] / max(pk.mem_all[a], 1e-9)
+        pull = np.exp(pk.pull_strength * (share - pk.pull_reference))
+        x = pk.push[day, a] * pull * pk.policy_mult[day, a]
+        lam[a] = max(x - pk.parole_substitution * pk.parole_day[day, a], 0.0) / pk.scale
+    return poisson_many_nb(np.uint64(day_key_nb(seed, _ST_DEPARTURE_COUNT, day)), lam)
+
+
+@nb.njit(cache=True)
+def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
+    """:meth:`Departure.step` given its counts (room for them is the caller's job); returns
+    the new live count."""
+    for a in range(counts.shape[0]):
+        flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
+    total = counts.sum()
+    if total == 0:
+        return n
+    spawn_nb(
+        n,
+        counts,
+        day,
+        seed,
+        pk.demo_cdf[pk.fy[day]],
+        pk.darien_p,
+        pk.days_south,
+        pk.days_darien,
+        pk.days_mexico,
+        pk.spread,
+        *ppl,
+    )
+    for a in range(counts.shape[0]):
+        flows[_DEPARTURES, a, _ORIGIN] += counts[a]
+    return n + total
+
+
+@nb.njit(cache=True)
+def remember_nb(day, pk):
+    """:meth:`Departure.remember`: fold the outcomes of ``day - lag`` into the memory."""
+    d = day - pk.lag_days
+    if d < 0:
+        return
+    a = 1.0 / pk.memory_days
+    for k in range(pk.mem_in.shape[0]):
+        tot = pk.let_in[d, k] + pk.sent_back[d, k]
+        if tot > 0:
+            pk.mem_in[k] = (1 - a) * pk.mem_in[k] + a * pk.let_in[d, k]
+            pk.mem_all[k] = (1 - a) * pk.mem_all[k] + a * tot

@@ -9,6 +9,8 @@ their city (Mexicali: El Centro or Yuma; Juarez: El Paso or Big Bend, by the mon
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -43,6 +45,19 @@ def _city_sectors() -> tuple[np.ndarray, np.ndarray]:
 
 
 PRIMARY_SECTOR, SECOND_SECTOR = _city_sectors()
+
+
+class EncounterPack(NamedTuple):
+    """What :func:`encounter_day_nb` needs (fused driver)."""
+
+    slots: np.ndarray  # [day] CBP One appointments (agents)
+    appointments_given: np.ndarray  # [day] int64, the module's own (updated in place)
+    gotaway: np.ndarray  # [nat]
+    port_share: float
+    alt_sector: np.ndarray  # transit's [month row, city]
+    month_row: np.ndarray  # transit's [day]
+    primary: np.ndarray  # [city] place
+    second: np.ndarray  # [city] place
 
 
 def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int) -> np.ndarray:
@@ -142,6 +157,21 @@ class Encounter(Module):
         self.appointments_given = np.zeros(sim.n_days, dtype=np.int64)
         self.slots = sim.lever("us.cbp_one_per_day") / sim.scale
 
+    def pack(self) -> EncounterPack:
+        """Schedules and parameters for the fused driver (same values step uses)."""
+        t_pack = self.sim.module("transit").pack()
+        c = np.ascontiguousarray
+        return EncounterPack(
+            c(self.slots, dtype=np.float64),
+            self.appointments_given,
+            c(self.gotaway, dtype=np.float64),
+            float(self.p["port_share"]),
+            t_pack.alt_sector,
+            t_pack.month_row,
+            PRIMARY_SECTOR,
+            SECOND_SECTOR,
+        )
+
     def slots_today(self, day: int) -> int:
         s = self.slots[day] + self.slot_carry
         whole = int(s)
@@ -172,6 +202,32 @@ class Encounter(Module):
             sim.event,
             sim.res.flows[day],
         )
+
+
+@nb.njit(cache=True)
+def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
+    """:meth:`Encounter.step` with its carry of fractional slots; returns the new carry."""
+    s = pk.slots[day] + slot_carry
+    slots = int(s)
+    slot_carry = s - slots
+    if slots > 0:
+        key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
+        # ppl is People.arrays(): uid, nat, demo, state, place, flags, ...
+        pk.appointments_given[day] = lottery_nb(key, n, ppl[3], ppl[5], ppl[0], slots, event)
+    encounter_nb(
+        n,
+        day,
+        seed,
+        pk.port_share,
+        pk.gotaway,
+        pk.alt_sector[pk.month_row[day]],
+        pk.primary,
+        pk.second,
+        *ppl,
+        event,
+        flows,
+    )
+    return slot_carry
 
 
 @nb.njit(cache=True)

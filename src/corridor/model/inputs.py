@@ -145,11 +145,15 @@ def encounters_by_nationality() -> pd.DataFrame:
     return out
 
 
-def initial_push_knots(repeat_share: float = 0.25, lead_months: int = 1) -> pd.DataFrame:
+def initial_push_knots(
+    repeat_share: float = 0.25, lead_months: int = 1, end: str = "2023-12-31"
+) -> pd.DataFrame:
     """A first guess of the push curves: de-duplicated, de-seasonalised encounters, moved a
-    month earlier (travel), averaged per quarter. Calibration replaces these.
+    month earlier (travel), averaged per quarter, from data up to ``end`` only (so an
+    out-of-sample fit never sees later months). Calibration replaces these.
     """
     enc = encounters_by_nationality()
+    enc = enc[enc.index <= pd.Timestamp(end)]
     season = seasonal_profile()[enc.index.month - 1]
     first = (
         enc.mul(1 - repeat_share).div(season, axis=0) / enc.index.days_in_month.to_numpy()[:, None]

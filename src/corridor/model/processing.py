@@ -12,6 +12,8 @@ CBP's layout (component x title x demographic x citizenship), as unique or repea
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -42,6 +44,28 @@ _REP = F["repeat_encounters"]
 _MPP = F["mpp_enrollments"]
 _EMER = F["emergency_returns"]
 _DET = F["detention_admissions"]
+
+
+class ProcessingPack(NamedTuple):
+    """What :func:`processing_day_nb` needs (fused driver)."""
+
+    month_of_day: np.ndarray  # [day] int64, calendar months
+    t42: np.ndarray  # [day] bool
+    accepts: np.ndarray  # [day, nat]
+    takeback: np.ndarray  # [day, nat]
+    takeback_cap: np.ndarray  # [day] agents/month
+    flights: np.ndarray  # [day, nat] per week
+    mpp: np.ndarray  # [day]
+    removal_share: np.ndarray  # [day]
+    beds: np.ndarray  # [day] agents
+    t42_family_share: float
+    mex_adult: float
+    mex_family: float
+    hearing_days: int
+    alt_sector: np.ndarray  # transit's [month row, city]
+    month_row: np.ndarray  # transit's [day]
+    primary: np.ndarray  # [city] place
+    second: np.ndarray  # [city] place
 
 
 class Processing(Module):
@@ -125,6 +149,30 @@ class Processing(Module):
         self.beds = sim.lever("us.detention_beds") * p["border_share_of_beds"] / sim.scale
         self.takeback_cap = sim.lever("mexico.takeback_cap_per_month") / sim.scale
 
+    def pack(self) -> ProcessingPack:
+        """Schedules and parameters for the fused driver (same values step uses)."""
+        p, c = self.p, np.ascontiguousarray
+        t_pack = self.sim.module("transit").pack()
+        return ProcessingPack(
+            c(self.month_of_day, dtype=np.int64),
+            c(self.t42, dtype=np.bool_),
+            c(self.accepts, dtype=np.float64),
+            c(self.takeback, dtype=np.float64),
+            c(self.takeback_cap, dtype=np.float64),
+            c(self.flights, dtype=np.float64),
+            c(self.mpp, dtype=np.float64),
+            c(self.removal_share, dtype=np.float64),
+            c(self.beds, dtype=np.float64),
+            float(p["t42_family_share"]),
+            float(p["mexican_return_share_adult"]),
+            float(p["mexican_return_share_family"]),
+            int(p["mpp_hearing_days"]),
+            t_pack.alt_sector,
+            t_pack.month_row,
+            PRIMARY_SECTOR,
+            SECOND_SECTOR,
+        )
+
     def takeback_left(self, day: int) -> int:
         m = int(self.month_of_day[day])
         if m != self.takeback_month:
@@ -162,6 +210,45 @@ class Processing(Module):
         )
         self.takeback_used += taken
         self.custody += admitted
+
+
+@nb.njit(cache=True)
+def processing_day_nb(
+    day, seed, pk, emergency, custody, takeback_used, takeback_month, n, ppl, event, flows, cbp
+):
+    """:meth:`Processing.step` with the month's take-back count and the custody count;
+    returns (custody, take-backs used this month, month seen)."""
+    m = pk.month_of_day[day]
+    if m != takeback_month:
+        takeback_month, takeback_used = m, 0
+    takeback_left = max(0, int(round(pk.takeback_cap[day])) - takeback_used)
+    taken, admitted = processing_nb(
+        n,
+        day,
+        seed,
+        pk.month_of_day,
+        pk.t42[day],
+        emergency,
+        pk.accepts[day],
+        pk.takeback[day],
+        takeback_left,
+        pk.mpp[day],
+        pk.removal_share[day],
+        pk.flights[day],
+        max(0, int(pk.beds[day]) - custody),
+        pk.t42_family_share,
+        pk.mex_adult,
+        pk.mex_family,
+        pk.hearing_days,
+        pk.alt_sector[pk.month_row[day]],
+        pk.primary,
+        pk.second,
+        *ppl,
+        event,
+        flows,
+        cbp,
+    )
+    return custody + admitted, takeback_used + taken, takeback_month
 
 
 # Outcome codes.

@@ -9,6 +9,8 @@ People held past ``max_detention_days`` are released (ICE's average stay was 44-
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -22,6 +24,14 @@ _REM = F["removals"]
 _REL = F["releases"]
 _HOME = PLACE["origin"]
 _US = PLACE["us_interior"]
+
+
+class RemovalPack(NamedTuple):
+    """What :func:`removal_day_nb` needs (fused driver)."""
+
+    seats: np.ndarray  # [day, nat] agents
+    seat_carry: np.ndarray  # [nat] the module's own (updated in place)
+    max_days: int
 
 
 def flights_on(days: np.ndarray, per_week: np.ndarray) -> np.ndarray:
@@ -52,6 +62,15 @@ class Removal(Module):
         self.flights_flown = flights_on(days, per_week).astype(np.int32)
         self.seats = self.flights_flown * (sim.lever("us.seats_per_flight") / sim.scale)[:, None]
 
+    def pack(self) -> RemovalPack:
+        """Schedule, parameter and seat carry for the fused driver (same values step uses)."""
+        c = np.ascontiguousarray
+        return RemovalPack(
+            c(self.seats, dtype=np.float64),
+            self.seat_carry,
+            int(self.p["max_detention_days"]),
+        )
+
     def seats_today(self, day: int) -> np.ndarray:
         seats = self.seats[day] + self.seat_carry
         whole = np.floor(seats)
@@ -70,6 +89,21 @@ class Removal(Module):
             sim.res.flows[day],
         )
         sim.module("processing").custody -= left
+
+
+@nb.njit(cache=True)
+def removal_day_nb(day, pk, n, ppl, flows):
+    """:meth:`Removal.step` with its carry of fractional seats; returns how many left
+    custody."""
+    n_nat = pk.seat_carry.shape[0]
+    seats = np.empty(n_nat, dtype=np.int64)
+    for a in range(n_nat):
+        s = pk.seats[day, a] + pk.seat_carry[a]
+        whole = np.floor(s)
+        if s > 0:
+            pk.seat_carry[a] = s - whole
+        seats[a] = np.int64(whole)
+    return removal_nb(n, day, seats, pk.max_days, *ppl, flows)
 
 
 @nb.njit(cache=True)

@@ -10,6 +10,8 @@ a Title 8 return they re-cross slower and give up more.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -30,6 +32,19 @@ _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 _HARM = F["harm_incidents"]
 _GAVE_UP = F["gave_up"]
 _HOME = PLACE["origin"]
+
+
+class StagingPack(NamedTuple):
+    """What :func:`staging_day_nb` needs (fused driver)."""
+
+    beds: np.ndarray  # [day, city] int64 agents
+    cross: np.ndarray  # [day, kind] 1/day
+    give_up: np.ndarray  # [kind] 1/day
+    register: np.ndarray  # [day] 1/day
+    min_wait: int
+    harm_street: float
+    shelter_factor: float
+    mpp_give_up: float
 
 
 class Staging(Module):
@@ -157,6 +172,20 @@ class Staging(Module):
         )
         self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
 
+    def pack(self) -> StagingPack:
+        """Schedules and parameters for the fused driver (same values step uses)."""
+        p, c = self.p, np.ascontiguousarray
+        return StagingPack(
+            c(self.beds, dtype=np.int64),
+            c(self.cross, dtype=np.float64),
+            c(self.give_up, dtype=np.float64),
+            c(self.register, dtype=np.float64),
+            int(p["min_wait_days"]),
+            float(p["harm_per_day_street"]),
+            float(p["harm_shelter_factor"]),
+            float(p["mpp_give_up_per_day"]),
+        )
+
     def step(self, day: int) -> None:
         sim, p = self.sim, self.p
         sim.ensure_event_capacity()
@@ -176,6 +205,27 @@ class Staging(Module):
             sim.event,
             sim.res.flows[day],
         )
+
+
+@nb.njit(cache=True)
+def staging_day_nb(day, seed, pk, n, ppl, event, flows):
+    """:meth:`Staging.step` for the fused driver."""
+    staging_nb(
+        n,
+        day,
+        seed,
+        pk.beds[day],
+        pk.cross[day],
+        pk.give_up,
+        pk.register[day],
+        pk.min_wait,
+        pk.harm_street,
+        pk.shelter_factor,
+        pk.mpp_give_up,
+        *ppl,
+        event,
+        flows,
+    )
 
 
 @nb.njit(cache=True)

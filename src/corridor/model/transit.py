@@ -10,6 +10,8 @@ order and re-try from the south ("the carousel").
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -38,6 +40,24 @@ _TRANSIT = PLACE["mexico_transit"]
 _DARIEN = PLACE["darien"]
 _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 _HOME = PLACE["origin"]
+
+
+class TransitPack(NamedTuple):
+    """What :func:`transit_day_nb` needs (fused driver)."""
+
+    city_cdf: np.ndarray  # [month row, city]
+    alt_sector: np.ndarray  # [month row, city]; encounter and processing use it too
+    month_row: np.ndarray  # [day] int64
+    travel: np.ndarray  # [city] days
+    p_south: np.ndarray  # [day]
+    h_interior: np.ndarray  # [day]
+    capacity: np.ndarray  # [day] agents
+    deport_cap: np.ndarray  # [day] agents/month
+    month_of_day: np.ndarray  # [day] int64
+    deport_p: np.ndarray  # [nat]
+    detention_days: float
+    restart_days: float
+    spread: float
 
 
 class Transit(Module):
@@ -165,6 +185,25 @@ class Transit(Module):
             self.p["interior_apprehension_per_day"] * sim.lever("mexico.interior_enforcement"),
         )
 
+    def pack(self) -> TransitPack:
+        """Schedules and parameters for the fused driver (same values step uses)."""
+        c = np.ascontiguousarray
+        return TransitPack(
+            c(self.city_cdf, dtype=np.float64),
+            c(self.alt_sector, dtype=np.float64),
+            c(self.month_row, dtype=np.int64),
+            c(self.travel, dtype=np.float64),
+            c(self.p_south, dtype=np.float64),
+            c(self.h_interior, dtype=np.float64),
+            c(self.capacity, dtype=np.float64),
+            c(self.deport_cap, dtype=np.float64),
+            c(self.month_of_day, dtype=np.int64),
+            c(self.deport_p, dtype=np.float64),
+            float(self.p["detention_days"]),
+            float(self.p["release_restart_days"]),
+            float(self.p["travel_time_spread"]),
+        )
+
     def capacity_per_day(self) -> np.ndarray:
         """Apprehensions INM can make each day (agents), from its budget and US money."""
         sim, p = self.sim, self.p
@@ -206,6 +245,37 @@ class Transit(Module):
             sim.res.flows[day],
         )
         self.deported_this_month += deported
+
+
+@nb.njit(cache=True)
+def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows):
+    """:meth:`Transit.step` with its carries: returns (cap_carry, deported this month,
+    month seen)."""
+    cap = pk.capacity[day] + cap_carry
+    whole = int(cap)
+    cap_carry = cap - whole
+    m = pk.month_of_day[day]
+    if m != month_seen:
+        month_seen, deported = m, 0
+    left = max(0, int(round(pk.deport_cap[day])) - deported)
+    _, today = transit_nb(
+        n,
+        day,
+        seed,
+        pk.city_cdf[pk.month_row[day]],
+        pk.travel,
+        pk.p_south[day],
+        pk.h_interior[day],
+        whole,
+        left,
+        pk.deport_p,
+        pk.detention_days,
+        pk.restart_days,
+        pk.spread,
+        *ppl,
+        flows,
+    )
+    return cap_carry, deported + today, month_seen
 
 
 @nb.njit(cache=True)

@@ -1,0 +1,132 @@
+"""Backtests: how well the calibrated model reproduces and forecasts CBP's record.
+
+In-sample (Oct 2020 - Dec 2023): WAPE of the monthly Southwest total, of each CBP citizenship
+group, of Border Patrol by nationality, the Title 42 / Title 8 split, the FY2021 re-encounter
+rate, December 2023 and the Title 42 total. Out of sample: a posterior fitted on data through
+December 2022 forecasts January-December 2023 from 2023's policy timeline; its WAPE on the
+monthly total is set beside a seasonal-naive forecast (the same month of 2022) and statsmodels'
+ETS and ARIMA fitted to the same history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from corridor.calibration import compare
+from corridor.data import targets as data_targets
+
+TARGETS = {
+    "sw_total": 0.08,
+    "sw_by_citizenship_group": 0.15,
+    "usbp_sw_by_nationality": 0.25,
+    "sw_by_title": 0.15,
+}
+
+
+def in_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
+    """Fit of the ensemble median, Oct 2020 - Dec 2023, against the issue's targets."""
+    j = median_join(members)
+    ft = compare.fit_table(j, "2020-10-01", "2023-12-01")
+    ft["target_max"] = ft["target"].map(TARGETS)
+    ft = ft[ft.target.isin(TARGETS)].reset_index(drop=True)
+    facts = j[j.period_start != j.period_end].set_index("target")
+    dec = j[j.target == "sw_total_dec2023"].iloc[0]
+    rows = [
+        ("sw_reencounter_rate_pct_fy2021", "all", np.nan, facts.loc[
+            "sw_reencounter_rate_pct_fy2021", "obs"], facts.loc[
+            "sw_reencounter_rate_pct_fy2021", "sim"], np.nan),
+        ("title42_expelled_at_us_mexico_border", "all",
+         abs(facts.loc["title42_expelled_at_us_mexico_border", "sim"]
+             / facts.loc["title42_expelled_at_us_mexico_border", "obs"] - 1),
+         facts.loc["title42_expelled_at_us_mexico_border", "obs"],
+         facts.loc["title42_expelled_at_us_mexico_border", "sim"], 0.15),
+        ("sw_total_dec2023", "all", abs(dec.sim / dec.obs - 1), dec.obs, dec.sim, 0.10),
+    ]
+    extra = pd.DataFrame(rows, columns=["target", "category", "wape", "observed", "simulated",
+                                        "target_max"])
+    out = pd.concat([ft, extra], ignore_index=True)
+    out["pass"] = np.where(out.target_max.isna(), out.target == "sw_reencounter_rate_pct_fy2021",
+                           out.wape <= out.target_max)
+    rr = out.target == "sw_reencounter_rate_pct_fy2021"
+    out.loc[rr, "pass"] = out.loc[rr, "simulated"].between(22, 32)
+    return out
+
+
+def median_join(members: list[xr.Dataset]) -> pd.DataFrame:
+    """Observed vs the ensemble's median for every target, with 5% and 95% quantiles."""
+    sims = [compare.joined(ds) for ds in members]
+    base = sims[0][["target", "dimension", "category", "period_start", "period_end", "obs"]].copy()
+    vals = np.column_stack([s["sim"].to_numpy(float) for s in sims])
+    base["sim"] = np.median(vals, axis=1)
+    base["lo"] = np.quantile(vals, 0.05, axis=1)
+    base["hi"] = np.quantile(vals, 0.95, axis=1)
+    return base
+
+
+def monthly_total(ds: xr.Dataset) -> pd.Series:
+    cbp = ds["cbp"].resample(time="MS").sum()
+    return cbp.sum(("component", "title", "demographic", "nationality")).to_pandas()
+
+
+def observed_total(end: str = "2023-12-01") -> pd.Series:
+    t = data_targets.calibration_targets()
+    s = t[t.target == "sw_total"].set_index("period_start")["value"]
+    s.index = pd.to_datetime(s.index)
+    return s[s.index <= pd.Timestamp(end)].astype(float)
+
+
+def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[str, pd.Series]:
+    """Seasonal naive, ETS and ARIMA forecasts of the monthly total from ``history``."""
+    from statsmodels.tsa.arima.model import ARIMA
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    out = {}
+    naive = [history.get(d - pd.DateOffset(years=1), np.nan) for d in horizon]
+    out["seasonal_naive"] = pd.Series(naive, index=horizon)
+    y = np.log(history.to_numpy(float))
+    ets = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add",
+                               seasonal_periods=12).fit()
+    out["ets"] = pd.Series(np.exp(ets.forecast(len(horizon))), index=horizon)
+    arima = ARIMA(y, order=(1, 1, 0), seasonal_order=(0, 1, 0, 12)).fit()
+    out["arima"] = pd.Series(np.exp(arima.forecast(len(horizon))), index=horizon)
+    return out
+
+
+def out_of_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
+    """2023 forecast WAPE of the model (ensemble median) and of the three benchmarks."""
+    obs = observed_total()
+    hist, test = obs[obs.index < "2023-01-01"], obs[obs.index >= "2023-01-01"]
+    sims = np.column_stack([monthly_total(ds).reindex(test.index).to_numpy(float)
+                            for ds in members])
+    rows = [("corridor", compare.wape(test, np.median(sims, axis=1)))]
+    for name, fc in benchmark_forecasts(hist, test.index).items():
+        rows.append((name, compare.wape(test, fc.to_numpy(float))))
+    return pd.DataFrame(rows, columns=["forecast", "wape_2023"])
+
+
+def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
+    """Observed vs simulated (median and 90% band) for each category of a target (Plotly)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    m = j[(j.target == target) & (j.period_start == j.period_end)]
+    cats = list(dict.fromkeys(m.category))
+    fig = make_subplots(rows=len(cats), cols=1, subplot_titles=cats, shared_xaxes=True)
+    for r, c in enumerate(cats, start=1):
+        g = m[m.category == c].sort_values("period_start")
+        x = g.period_start
+        fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(g.hi) + list(g.lo[::-1]),
+                                 fill="toself", line={"width": 0}, name="90% band",
+                                 showlegend=r == 1, fillcolor="rgba(31,119,180,0.2)"), r, 1)
+        fig.add_trace(go.Scatter(x=x, y=g.sim, name="corridor (median)", showlegend=r == 1,
+                                 line={"color": "#1f77b4"}), r, 1)
+        fig.add_trace(go.Scatter(x=x, y=g.obs, name="CBP / OHSS", showlegend=r == 1,
+                                 line={"color": "black", "dash": "dot"}), r, 1)
+    fig.update_layout(title=title, height=260 * len(cats) + 120)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(path, include_plotlyjs="cdn")
+    return path

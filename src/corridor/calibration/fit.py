@@ -1,0 +1,227 @@
+"""Second stage of calibration: behavioural parameters by MCMC (emcee) on a likelihood.
+
+For each candidate set of behavioural parameters the push curves are re-fitted by the
+fixed-point inversion of ``push_fit`` (so each nationality's encounters are matched in level),
+and the likelihood then scores what the push cannot absorb: the split between Border Patrol and
+ports, Title 42 and Title 8, by citizenship group and Border Patrol nationality month by month,
+the FY2021 re-encounter rate (27%) and the Title 42 total (2.71 million at the US-Mexico
+border). Monthly series enter as log counts with a structural error ``SIGMA_MONTHLY``; the
+ensemble sampler is emcee's affine-invariant one (Foreman-Mackey et al. 2013), run on the two
+cores with a process pool.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corridor.calibration import compare, push_fit
+from corridor.data import targets as data_targets
+
+SIGMA_MONTHLY = 0.15  # floor scale for the profiled structural error (1% of it is added)
+SIGMA_REPEAT_PCT = 2.5  # FY2021 re-encounter rate, percentage points
+SIGMA_T42_REL = 0.08  # Title 42 total, relative (SEGOB vs CBP definitions differ by ~7%)
+MONTHLY_TARGETS = (
+    "sw_by_component",
+    "sw_by_title",
+    "sw_by_citizenship_group",
+    "usbp_sw_by_nationality",
+)
+
+
+@dataclass(frozen=True)
+class Free:
+    """A fitted parameter and its uniform prior."""
+
+    key: str
+    lo: float
+    hi: float
+    start: float
+
+
+FREE: tuple[Free, ...] = (
+    Free("departure.pull_strength", 0.0, 8.0, 2.0),
+    Free("departure.pull_lag_days", 7.0, 120.0, 30.0),
+    Free("departure.pull_memory_days", 7.0, 365.0, 60.0),
+    Free("staging.cross_per_day", 0.03, 0.6, 0.12),
+    Free("staging.cross_per_day_after_expulsion", 0.02, 0.8, 0.25),
+    Free("staging.give_up_per_day_after_expulsion", 0.005, 0.3, 0.04),
+    Free("staging.cross_per_day_after_return", 0.005, 0.3, 0.03),
+    Free("processing.t42_family_share", 0.0, 1.0, 0.35),
+    Free("encounter.port_share", 0.01, 0.4, 0.08),
+)
+
+
+def as_params(theta: np.ndarray) -> dict[str, float]:
+    return {f.key: float(v) for f, v in zip(FREE, theta, strict=True)}
+
+
+def in_prior(theta: np.ndarray) -> bool:
+    return all(f.lo <= v <= f.hi for f, v in zip(FREE, theta, strict=True))
+
+
+def log_likelihood(j: pd.DataFrame) -> float:
+    """Log-likelihood of the joined observed/simulated targets.
+
+    Each family of monthly series has residuals r = log(sim + 30) - log(obs + 30), Gaussian
+    with an unknown structural error sigma that is profiled out (sigma^2 = mean r^2, so the
+    term is -n/2 log mean r^2): the data, not a guess, say how well the model can fit. The two
+    period facts enter with their stated errors.
+    """
+    ll = 0.0
+    for target in MONTHLY_TARGETS:
+        m = j[j.target == target]
+        r = np.log(m.sim.to_numpy(float) + 30.0) - np.log(m.obs.to_numpy(float) + 30.0)
+        if r.size:
+            ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))
+    facts = j.set_index("target")["sim"]
+    obs = j.set_index("target")["obs"]
+    key = "sw_reencounter_rate_pct_fy2021"
+    if key in facts:
+        ll -= 0.5 * ((facts[key] - obs[key]) / SIGMA_REPEAT_PCT) ** 2
+    key = "title42_expelled_at_us_mexico_border"
+    if key in facts:
+        ll -= 0.5 * (np.log(facts[key] / obs[key]) / SIGMA_T42_REL) ** 2
+    return ll
+
+
+class Objective:
+    """log posterior of theta; remembers the push knots of the best point for warm starts."""
+
+    def __init__(self, end: str, scale: int, seed: int, iterations: int) -> None:
+        self.end = end
+        self.scale = scale
+        self.seed = seed
+        self.iterations = iterations
+        obs = data_targets.calibration_targets()
+        self.observed = obs[pd.to_datetime(obs.period_end) <= pd.Timestamp(end)]
+        self.knots = push_fit.fit_push(iterations=4, scale=scale, seed=seed, end=end)
+
+    def evaluate(self, theta: np.ndarray) -> tuple[float, pd.DataFrame | None]:
+        if not in_prior(theta):
+            return -np.inf, None
+        params = as_params(theta)
+        knots = push_fit.fit_push(
+            iterations=self.iterations, scale=self.scale, seed=self.seed, parameters=params,
+            end=self.end, start_knots=self.knots,
+        )
+        ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
+        return log_likelihood(compare.joined(ds, self.observed)), knots
+
+    def __call__(self, theta: np.ndarray) -> float:
+        return self.evaluate(theta)[0]
+
+
+def optimize(obj: Objective, maxiter: int, report: Callable[[int, float], None] | None = None
+             ) -> np.ndarray:
+    """Maximum a posteriori start for the sampler: Nelder-Mead (scipy) on -log posterior."""
+    from scipy.optimize import minimize
+
+    best = {"lp": -np.inf, "theta": np.array([f.start for f in FREE]), "n": 0}
+
+    def neg(theta: np.ndarray) -> float:
+        lp, knots = obj.evaluate(theta)
+        best["n"] += 1
+        if lp > best["lp"]:
+            best.update(lp=lp, theta=theta.copy())
+            obj.knots = knots  # warm-start later inversions from the best curves so far
+        if report is not None:
+            report(best["n"], best["lp"])
+        return 1e12 if not np.isfinite(lp) else -lp
+
+    minimize(neg, best["theta"], method="Nelder-Mead",
+             options={"maxfev": maxiter, "xatol": 1e-3, "fatol": 0.5,
+                      "initial_simplex": _simplex(best["theta"])})
+    return best["theta"]
+
+
+def _simplex(start: np.ndarray) -> np.ndarray:
+    """A first simplex spanning ~15% of each prior width."""
+    width = np.array([f.hi - f.lo for f in FREE])
+    pts = [start]
+    for i in range(len(FREE)):
+        p = start.copy()
+        p[i] = np.clip(p[i] + 0.15 * width[i], FREE[i].lo, FREE[i].hi)
+        if p[i] == start[i]:
+            p[i] = start[i] - 0.15 * width[i]
+        pts.append(p)
+    return np.array(pts)
+
+
+def run_mcmc(
+    end: str = "2023-12-31",
+    walkers: int = 20,
+    steps: int = 30,
+    scale: int = 200,
+    seed: int = 20240110,
+    iterations: int = 2,
+    processes: int = 2,
+    report: Callable[[int, float], None] | None = None,
+    optimize_evals: int = 250,
+    report_opt: Callable[[int, float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Find the MAP (Nelder-Mead), then sample around it with emcee; returns
+    (chain [steps, walkers, k], log_prob [steps, walkers], mean acceptance fraction)."""
+    import emcee
+
+    obj = Objective(end, scale, seed, iterations)
+    rng = np.random.default_rng(seed)
+    start = optimize(obj, optimize_evals, report_opt)
+    width = np.array([f.hi - f.lo for f in FREE])
+    p0 = start + 0.02 * width * rng.standard_normal((walkers, len(FREE)))
+    p0 = np.clip(p0, [f.lo for f in FREE], [f.hi for f in FREE])
+    pool = None
+    if processes > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("fork").Pool(processes)
+    try:
+        sampler = emcee.EnsembleSampler(walkers, len(FREE), obj, pool=pool)
+        state = p0
+        for k in range(steps):
+            state = sampler.run_mcmc(state, 1, progress=False)
+            if report is not None:
+                report(k + 1, float(np.max(sampler.get_log_prob()[-1])))
+    finally:
+        if pool is not None:
+            pool.close()
+    acceptance = float(np.mean(sampler.acceptance_fraction))
+    return sampler.get_chain(), sampler.get_log_prob(), acceptance
+
+
+def select_draws(chain: np.ndarray, log_prob: np.ndarray, n: int, burn: float = 0.5
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` posterior draws from the chain after burn-in, best first (the first is the MAP)."""
+    s = chain.shape[0]
+    flat = chain[int(burn * s):].reshape(-1, chain.shape[2])
+    lp = log_prob[int(burn * s):].reshape(-1)
+    best = int(np.argmax(log_prob.reshape(-1)))
+    map_theta = chain.reshape(-1, chain.shape[2])[best]
+    rng = np.random.default_rng(0)
+    pick = rng.choice(flat.shape[0], size=min(n - 1, flat.shape[0]), replace=False)
+    draws = np.vstack([map_theta, flat[pick]])
+    lps = np.concatenate([[log_prob.reshape(-1)[best]], lp[pick]])
+    return draws, lps
+
+
+def save_posterior(
+    draws: np.ndarray, lps: np.ndarray, knots: list[pd.DataFrame], folder: Path, meta: dict
+) -> None:
+    """Write draws.csv (one row per draw), push_knots.csv (draw, knot, nationality, log_push)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame(draws, columns=[f.key for f in FREE])
+    df.insert(0, "log_prob", np.round(lps, 3))
+    df.insert(0, "draw", np.arange(len(df)))
+    df.to_csv(folder / "draws.csv", index=False)
+    k = pd.concat([kn.assign(draw=i) for i, kn in enumerate(knots)], ignore_index=True)
+    k["knot"] = pd.to_datetime(k["knot"]).dt.strftime("%Y-%m-%d")
+    k["log_push"] = k["log_push"].round(5)
+    k[["draw", "knot", "nationality", "log_push"]].to_csv(folder / "push_knots.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps(meta | {"saved": time.strftime("%Y-%m-%d")},
+                                                 indent=2) + "\n")

@@ -1,0 +1,275 @@
+"""The fused day loop: every phase of every day in one compiled call.
+
+:meth:`Simulation.run` steps each module from Python, which costs ~25 boxed arguments and a
+little NumPy per module per day: at scale 100 that is ~40% of the run. Here one
+``@njit`` driver loops over days and calls, in the fixed phase order, each module's
+``*_day_nb`` twin of its ``step``: the same kernels with the same arguments, plus the few
+lines of per-day bookkeeping the step does in Python (fractional carries, monthly caps, the
+custody count, the emergency switch, the departure memory). The Python loop stays as the
+reference and for ``--profile``; ``tests/test_fused.py`` checks the two agree exactly. (The one
+operation not shared bit for bit is the departure pull's ``exp``: NumPy's SIMD exp and libm's
+may differ in the last place, which moves a Poisson draw with probability below ~1e-12.)
+
+The driver runs a range of days per call, so a progress bar can update between calls, and
+it returns early (before touching the day) when a day's departures would not fit the people
+arrays: Python grows them and calls again from that day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numba as nb
+import numpy as np
+from numba.core import caching
+
+from corridor.model.bookkeeping import bookkeeping_day_nb
+from corridor.model.departure import departure_counts_nb, departure_day_nb
+from corridor.model.encounter import encounter_day_nb
+from corridor.model.processing import processing_day_nb
+from corridor.model.removal import removal_day_nb
+from corridor.model.staging import staging_day_nb
+from corridor.model.transit import transit_day_nb
+
+if TYPE_CHECKING:
+    from corridor.engine.sim import Results, Simulation
+
+CHUNK_DAYS = 64  # days per driver call when a progress callback wants updates
+WINDOW_DAYS = 120  # people rarely stay active longer than this (see _initial_capacity)
+
+# --- the on-disk cache must notice edits to the kernels the driver calls ----------------------
+#
+# numba stamps a cached function with its own source file only, but the driver's machine code
+# includes every kernel it calls (in other files): an edit to, say, transit_nb would otherwise
+# leave a stale driver in the cache. The driver's stamp covers all of engine/ and model/.
+
+_SOURCES = (Path(__file__).parent, Path(__file__).parent.parent / "engine")
+
+
+def dependency_files() -> list[Path]:
+    """The source files whose content the fused driver's cache entry depends on."""
+    return sorted(p for d in _SOURCES for p in d.glob("*.py"))
+
+
+@cache
+def _digest(path: str, mtime: float, size: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class _DependentStamp:
+    """Cache-locator mixin: only this module's functions, stamped by all their sources."""
+
+    def get_source_stamp(self) -> tuple[str, ...]:
+        out = []
+        for p in dependency_files():
+            st = os.stat(p)
+            out.append(_digest(str(p), st.st_mtime, st.st_size))
+        return tuple(out)
+
+    @classmethod
+    def from_function(cls, py_func: Callable, py_file: str) -> caching._CacheLocator | None:
+        if getattr(py_func, "__module__", None) != __name__:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+class _UserProvidedLocator(_DependentStamp, caching.UserProvidedCacheLocator):
+    pass
+
+
+class _InTreeLocator(_DependentStamp, caching.InTreeCacheLocator):
+    pass
+
+
+class _UserWideLocator(_DependentStamp, caching.UserWideCacheLocator):
+    pass
+
+
+_LOCATORS = [_UserProvidedLocator, _InTreeLocator, _UserWideLocator]
+if not any(c.__name__ == "_InTreeLocator" for c in caching.CacheImpl._locator_classes):
+    caching.CacheImpl._locator_classes[:0] = _LOCATORS  # before numba's own, same order
+
+# --- the driver ---------------------------------------------------------------------------
+
+# Integer state carried between driver calls (and written back to the modules).
+I_N, I_STEPS, I_PEAK, I_NEED = 0, 1, 2, 3
+I_DEPORTED, I_DEPORT_MONTH = 4, 5  # transit
+I_CUSTODY, I_TAKEBACK, I_TAKEBACK_MONTH, I_EMERGENCY = 6, 7, 8, 9  # processing
+I_BELOW = 10  # bookkeeping
+N_ISTATE = 11
+# Float state: transit's capacity carry, encounter's slot carry.
+F_CAP, F_SLOTS = 0, 1
+N_FSTATE = 2
+
+
+@nb.njit(cache=True)
+def run_days_nb(
+    d0, d1, seed, ppl, event, flows, stocks, cbp, istate, fstate, dep, tra, stg, enc, pro, rem, bk
+):
+    """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
+    or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched."""
+    n = istate[I_N]
+    steps = istate[I_STEPS]
+    peak = istate[I_PEAK]
+    deported = istate[I_DEPORTED]
+    deport_month = istate[I_DEPORT_MONTH]
+    custody = istate[I_CUSTODY]
+    takeback = istate[I_TAKEBACK]
+    takeback_month = istate[I_TAKEBACK_MONTH]
+    emergency = istate[I_EMERGENCY] != 0
+    below = istate[I_BELOW]
+    cap_carry = fstate[F_CAP]
+    slot_carry = fstate[F_SLOTS]
+    room = min(ppl[0].shape[0], event.shape[0])
+    istate[I_NEED] = 0
+    day = d0
+    while day < d1:
+        counts = departure_counts_nb(day, seed, dep)
+        if n + counts.sum() > room:
+            istate[I_NEED] = n + counts.sum()
+            break
+        f = flows[day]
+        n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
+        cap_carry, deported, deport_month = transit_day_nb(
+            day, seed, tra, cap_carry, deported, deport_month, n, ppl, f
+        )
+        staging_day_nb(day, seed, stg, n, ppl, event, f)
+        slot_carry = encounter_day_nb(day, seed, enc, slot_carry, n, ppl, event, f)
+        custody, takeback, takeback_month = processing_day_nb(
+            day, seed, pro, emergency, custody, takeback, takeback_month, n, ppl, event, f, cbp[day]
+        )
+        custody -= removal_day_nb(day, rem, n, ppl, f)
+        emergency, below, n = bookkeeping_day_nb(
+            day, seed, bk, dep, emergency, below, n, ppl, f, stocks[day]
+        )
+        steps += n
+        peak = max(peak, n)
+        day += 1
+    istate[I_N] = n
+    istate[I_STEPS] = steps
+    istate[I_PEAK] = peak
+    istate[I_DEPORTED] = deported
+    istate[I_DEPORT_MONTH] = deport_month
+    istate[I_CUSTODY] = custody
+    istate[I_TAKEBACK] = takeback
+    istate[I_TAKEBACK_MONTH] = takeback_month
+    istate[I_EMERGENCY] = 1 if emergency else 0
+    istate[I_BELOW] = below
+    fstate[F_CAP] = cap_carry
+    fstate[F_SLOTS] = slot_carry
+    return day
+
+
+# --- Python side: state in and out of the modules, growth, chunks -------------------------
+
+
+def _state_in(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
+    """The modules' scalar day-to-day state as the driver's (int, float) state arrays."""
+    tra, pro = sim.module("transit"), sim.module("processing")
+    istate = np.zeros(N_ISTATE, dtype=np.int64)
+    istate[I_N] = sim.people.n
+    istate[I_STEPS] = sim.res.agent_steps
+    istate[I_PEAK] = sim.res.peak_agents
+    istate[I_DEPORTED] = tra.deported_this_month
+    istate[I_DEPORT_MONTH] = tra.month_seen
+    istate[I_CUSTODY] = pro.custody
+    istate[I_TAKEBACK] = pro.takeback_used
+    istate[I_TAKEBACK_MONTH] = pro.takeback_month
+    istate[I_EMERGENCY] = int(bool(pro.emergency_on))
+    istate[I_BELOW] = sim.module("bookkeeping").below_days
+    fstate = np.zeros(N_FSTATE, dtype=np.float64)
+    fstate[F_CAP] = tra.cap_carry
+    fstate[F_SLOTS] = sim.module("encounter").slot_carry
+    return istate, fstate
+
+
+def _state_out(sim: Simulation, istate: np.ndarray, fstate: np.ndarray) -> None:
+    """Write the driver's state back, so the modules (or a Python loop) carry on from it."""
+    tra, pro = sim.module("transit"), sim.module("processing")
+    sim.people.n = int(istate[I_N])
+    sim.res.agent_steps = int(istate[I_STEPS])
+    sim.res.peak_agents = int(istate[I_PEAK])
+    tra.deported_this_month = int(istate[I_DEPORTED])
+    tra.month_seen = int(istate[I_DEPORT_MONTH])
+    tra.cap_carry = float(fstate[F_CAP])
+    pro.custody = int(istate[I_CUSTODY])
+    pro.takeback_used = int(istate[I_TAKEBACK])
+    pro.takeback_month = int(istate[I_TAKEBACK_MONTH])
+    pro.emergency_on = bool(istate[I_EMERGENCY])
+    sim.module("bookkeeping").below_days = int(istate[I_BELOW])
+    sim.module("encounter").slot_carry = float(fstate[F_SLOTS])
+
+
+def _initial_capacity(sim: Simulation) -> int:
+    """Room for the most departures expected in any ``WINDOW_DAYS`` days, times 1.5, plus a
+    margin: enough that growing (and re-entering the driver) is rare."""
+    per_day = sim.module("departure").expected_agents_per_day()
+    c = np.concatenate([[0.0], np.cumsum(per_day)])
+    w = min(WINDOW_DAYS, per_day.size)
+    most = float((c[w:] - c[:-w]).max()) if per_day.size else 0.0
+    return int(1.5 * most) + 4096
+
+
+def check_phases(sim: Simulation) -> None:
+    """The driver hard-codes the phase order: refuse any other module list."""
+    from corridor.model.registry import PHASES
+
+    got = tuple(type(m) for m in sim.modules)
+    if got != PHASES:
+        names = ", ".join(m.name for m in sim.modules)
+        raise ValueError(
+            f"the fused loop runs exactly the registry's phases; got {names}: "
+            "use Simulation.run(fused=False)"
+        )
+
+
+def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) -> Results:
+    """Run every day of a fresh ``sim`` with the compiled driver; same results as the loop.
+
+    ``progress(day)`` is called after each chunk of :data:`CHUNK_DAYS` days with the last day
+    done; without it the whole run is one call.
+    """
+    check_phases(sim)
+    ppl = sim.people
+    ppl.reserve(max(_initial_capacity(sim) - ppl.n, 0))
+    sim.ensure_event_capacity()
+    dep, tra, stg, enc, pro, rem, bk = (m.pack() for m in sim.modules)
+    istate, fstate = _state_in(sim)
+    res = sim.res
+    chunk = CHUNK_DAYS if progress is not None else sim.n_days
+    day = 0
+    while day < sim.n_days:
+        end = min(day + chunk, sim.n_days)
+        day = run_days_nb(
+            day,
+            end,
+            sim.seed,
+            ppl.arrays(),
+            sim.event,
+            res.flows,
+            res.stocks,
+            res.cbp,
+            istate,
+            fstate,
+            dep,
+            tra,
+            stg,
+            enc,
+            pro,
+            rem,
+            bk,
+        )
+        if istate[I_NEED]:
+            ppl.n = int(istate[I_N])
+            ppl.reserve(int(istate[I_NEED]) - ppl.n)
+            sim.ensure_event_capacity()
+        if progress is not None and day > 0:
+            progress(day - 1)
+    _state_out(sim, istate, fstate)
+    return res
