@@ -35,16 +35,19 @@ from corridor.model import (
 from corridor.model.registry import PHASES
 
 MODEL_MODULES = (departure, transit, staging, encounter, processing, removal, bookkeeping)
-# The kernels the model's steps must call, by the module whose step calls them.
+# Each step calls one compiled day function (the same the fused driver calls), which calls
+# the module's kernels (spawn_nb, transit_nb, staging_nb, lottery_nb, encounter_nb,
+# processing_nb, removal_nb, hearing_nb, stocks_nb, compact_nb...). Replaying a day function
+# through ``pure`` replays every kernel it calls as plain Python too.
 KERNELS = {
-    "spawn_nb": departure,
-    "transit_nb": transit,
-    "staging_nb": staging,
-    "encounter_nb": encounter,
-    "processing_nb": processing,
-    "removal_nb": removal,
-    "hearing_nb": bookkeeping,
-    "stocks_nb": bookkeeping,
+    "departure_counts_nb": departure,
+    "departure_day_nb": departure,
+    "transit_day_nb": transit,
+    "staging_day_nb": staging,
+    "encounter_day_nb": encounter,
+    "processing_day_nb": processing,
+    "removal_day_nb": removal,
+    "bookkeeping_day_nb": bookkeeping,
 }
 
 
@@ -70,7 +73,17 @@ EXTRA_DAYS = 10
 
 
 def _copy(args: tuple) -> tuple:
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    """Deep copy of arguments: arrays, and tuples / NamedTuples (packs, people) of them."""
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a.copy())
+        elif isinstance(a, tuple):
+            inner = _copy(a)
+            out.append(type(a)(*inner) if hasattr(a, "_fields") else inner)
+        else:
+            out.append(a)
+    return tuple(out)
 
 
 # --- agents --------------------------------------------------------------------------------
@@ -117,7 +130,7 @@ def test_compact_numba_equals_numpy(seed: int) -> None:
         a["state"][:] = pp.WAITING  # none absorbed
     b = {k: v.copy() for k, v in a.items()}
     active = a["uid"][:n][a["state"][:n] < pp.N_ACTIVE_STATES].copy()
-    kept_nb = pp.compact_nb(n, *(a[k] for k in pp.FIELDS))
+    kept_nb = pp.compact_nb(n, tuple(a[k] for k in pp.FIELDS))
     kept_np = pp.compact_numpy(n, b)
     assert kept_nb == kept_np == active.size
     for k in pp.FIELDS:
@@ -154,11 +167,11 @@ def kernel_calls(make_scenario):
         if day in CAPTURE_DAYS:
             return True
         extra = sum(d not in CAPTURE_DAYS for d, *_ in calls[name])
-        if name not in ("hearing_nb", "removal_nb") or extra >= EXTRA_DAYS:
+        if name not in ("bookkeeping_day_nb", "removal_day_nb") or extra >= EXTRA_DAYS:
             return False
         ppl = sim.people
         state = ppl.state[: ppl.n]
-        if name == "removal_nb":
+        if name == "removal_day_nb":
             return bool((state == pp.US_CUSTODY).any())
         return bool(((state == pp.MPP) & (ppl.t_next[: ppl.n] <= day)).any())
 
@@ -189,6 +202,8 @@ def kernel_calls(make_scenario):
 def _same(a, b) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.asarray(a).dtype == np.asarray(b).dtype and np.array_equal(a, b)
+    if isinstance(a, bool | np.bool_) or isinstance(b, bool | np.bool_):
+        return bool(a) == bool(b)
     if isinstance(a, tuple):
         return isinstance(b, tuple) and len(a) == len(b) and all(map(_same, a, b))
     return a == b
@@ -208,6 +223,17 @@ def test_other_step_kernels_equal_plain_python(kernel_calls) -> None:
             _check_kernel(kernel_calls, name)
 
 
+def _leaves(args) -> list[np.ndarray]:
+    """Every array inside the arguments, depth first (packs and people tuples included)."""
+    out: list[np.ndarray] = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a)
+        elif isinstance(a, tuple):
+            out.extend(_leaves(a))
+    return out
+
+
 def _check_kernel(kernel_calls, name: str) -> None:
     originals, calls = kernel_calls
     kernel = originals[name]
@@ -219,14 +245,12 @@ def _check_kernel(kernel_calls, name: str) -> None:
         args = _copy(before)
         got = ref(*args)
         assert _same(got, out), (name, day, got, out)
-        for i, (x, y) in enumerate(zip(args, after, strict=True)):
-            if isinstance(x, np.ndarray):
-                assert x.dtype == y.dtype
-                np.testing.assert_array_equal(x, y, err_msg=f"{name} day {day} argument {i}")
+        for i, (x, y) in enumerate(zip(_leaves(args), _leaves(after), strict=True)):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y, err_msg=f"{name} day {day} array {i}")
         changed += any(
             not np.array_equal(x, y)
-            for x, y in zip(before, after, strict=True)
-            if isinstance(x, np.ndarray)
+            for x, y in zip(_leaves(before), _leaves(after), strict=True)
         ) or (out is not None and bool(np.any(np.asarray(out, dtype=object) != 0)))
     assert changed, f"{name} changed and returned nothing on the replayed days: the check is empty"
 
@@ -248,20 +272,22 @@ def test_replayed_days_exercise_the_model(kernel_calls) -> None:
         )
 
     hearings = 0
-    for c in calls["hearing_nb"]:
-        n, day = _arg("hearing_nb", c, "n", 1), _arg("hearing_nb", c, "day", 1)
-        state, t_next = _arg("hearing_nb", c, "state", 1), _arg("hearing_nb", c, "t_next", 1)
+    fields = list(pp.FIELDS)
+    for c in calls["bookkeeping_day_nb"]:
+        n, day = _arg("bookkeeping_day_nb", c, "n", 1), _arg("bookkeeping_day_nb", c, "day", 1)
+        ppl = _arg("bookkeeping_day_nb", c, "ppl", 1)
+        state, t_next = ppl[fields.index("state")], ppl[fields.index("t_next")]
         hearings += int(((state[:n] == pp.MPP) & (t_next[:n] <= day)).sum())
     assert hearings > 0
-    assert total("removal_nb", "removals") > 0
-    assert total("processing_nb", "emergency_returns") > 0
-    assert total("processing_nb", "mpp_enrollments") > 0
-    assert total("processing_nb", "expulsions_title42") > 0
-    assert total("processing_nb", "cbp_one_appointments") > 0
-    assert total("transit_nb", "mexico_apprehensions") > 0
-    assert total("transit_nb", "mexico_deportations") > 0
-    assert total("encounter_nb", "gotaways") > 0
-    assert total("staging_nb", "gave_up") > 0
+    assert total("removal_day_nb", "removals") > 0
+    assert total("processing_day_nb", "emergency_returns") > 0
+    assert total("processing_day_nb", "mpp_enrollments") > 0
+    assert total("processing_day_nb", "expulsions_title42") > 0
+    assert total("encounter_day_nb", "gotaways") > 0
+    assert total("processing_day_nb", "cbp_one_appointments") > 0
+    assert total("transit_day_nb", "mexico_apprehensions") > 0
+    assert total("transit_day_nb", "mexico_deportations") > 0
+    assert total("staging_day_nb", "gave_up") > 0
 
 
 # --- the CBP One lottery -------------------------------------------------------------------

@@ -151,7 +151,7 @@ def test_staging_matches_markov_chain(sheltered: bool) -> None:
             HARM,
             SHELTER_FACTOR,
             MPP_GIVE_UP,
-            *ppl.arrays(),
+            ppl.arrays(),
             event,
             flows,
         )
@@ -214,7 +214,7 @@ def test_staging_bed_allocation_is_first_come_first_served() -> None:
             HARM,
             SHELTER_FACTOR,
             MPP_GIVE_UP,
-            *ppl.arrays(),
+            ppl.arrays(),
             event,
             flows,
         )

@@ -89,7 +89,7 @@ class People:
 
     def compact(self) -> int:
         """Drop absorbed agents, keeping order; returns how many were dropped."""
-        kept = compact_nb(self.n, *self.arrays())
+        kept = compact_nb(self.n, self.arrays())
         dropped = self.n - kept
         self.n = kept
         return dropped
@@ -99,10 +99,9 @@ class People:
 
 
 @nb.njit(cache=True)
-def compact_nb(
-    n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp
-):
+def compact_nb(n, ppl):
     """Stable in-place removal of agents in absorbing states; returns the new live count."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     j = 0
     for i in range(n):
         if state[i] < N_ACTIVE_STATES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +34,15 @@ class Module:
         self.sim = sim
         declared = table(self.PARAMS)
         self.p = {k: sim.overrides.get(f"{self.name}.{k}", v.value) for k, v in declared.items()}
+
+    def pack(self) -> tuple:  # pragma: no cover - interface
+        """The module's schedules, parameters and state arrays as a NamedTuple for numba."""
+        raise NotImplementedError
+
+    @cached_property
+    def pk(self) -> tuple:
+        """The pack, built once: the Python loop and the fused driver share its arrays."""
+        return self.pack()
 
     def step(self, day: int) -> None:  # pragma: no cover - interface
         raise NotImplementedError

@@ -113,58 +113,33 @@ class Bookkeeping(Module):
 
     def step(self, day: int) -> None:
         sim = self.sim
-        flows = sim.res.flows[day]
-        hearing_nb(
-            sim.people.n,
+        proc = sim.module("processing")
+        on, self.below_days, sim.people.n = bookkeeping_day_nb(
             day,
             sim.seed,
-            self.p["mpp_relief_prob"],
-            self.p["mpp_home_after_order"],
-            *sim.people.arrays(),
-            flows,
+            self.pk,
+            sim.module("departure").pk,
+            proc.emergency_on,
+            self.below_days,
+            sim.people.n,
+            sim.people.arrays(),
+            sim.res.flows[day],
+            sim.res.stocks[day],
         )
-        self._emergency(day)
-        stocks_nb(sim.people.n, *sim.people.arrays(), sim.res.stocks[day])
-        dep = sim.module("departure")
-        outcome_sums_nb(flows, _LET_IN_IDX, dep.let_in[day])
-        outcome_sums_nb(flows, _SENT_BACK_IDX, dep.sent_back[day])
-        dep.remember(day)
-        sim.people.compact()
-
-    def _emergency(self, day: int) -> None:
-        """Update the authority's state from the 7-day mean of encounters (people/day)."""
-        sim = self.sim
-        f = sim.res.flows[day]
-        # Between ports only, as Proclamation 10773 and the lever's definition count.
-        self.daily_encounters[day] = f[_E_USBP].sum() * sim.scale
-        mean7 = self.daily_encounters[max(0, day - 6) : day + 1].mean()
-        lv = sim.levers[min(day + 1, sim.n_days - 1)]
-        on_at = lv[KEY_INDEX["us.emergency_authority.on_above_per_day"]]
-        off_at = lv[KEY_INDEX["us.emergency_authority.off_below_per_day"]]
-        proc = sim.module("processing")
-        if on_at <= 0:
-            proc.emergency_on = False
-        elif not proc.emergency_on and mean7 >= on_at:
-            proc.emergency_on = True
-            self.below_days = 0
-        elif proc.emergency_on:
-            self.below_days = self.below_days + 1 if mean7 < off_at else 0
-            if self.below_days >= self.p["emergency_off_days"]:
-                proc.emergency_on = False
-        self.emergency[day] = proc.emergency_on
+        proc.emergency_on = bool(on)
 
 
 @nb.njit(cache=True)
 def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows, stocks):
     """:meth:`Bookkeeping.step` (with the departure memory's update); returns (emergency on,
     days below the off threshold, live count after compaction)."""
-    hearing_nb(n, day, seed, pk.relief, pk.home_after, *ppl, flows)
+    hearing_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows)
     emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
-    stocks_nb(n, *ppl, stocks)
+    stocks_nb(n, ppl, stocks)
     outcome_sums_nb(flows, pk.let_in_idx, dep.let_in[day])
     outcome_sums_nb(flows, pk.sent_back_idx, dep.sent_back[day])
     remember_nb(day, dep)
-    return emergency, below_days, compact_nb(n, *ppl)
+    return emergency, below_days, compact_nb(n, ppl)
 
 
 @nb.njit(cache=True)
@@ -198,22 +173,11 @@ def hearing_nb(
     seed,
     relief,
     home_after,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     flows,
 ):
     """MPP hearings due today: relief (enter the US) or a removal order (home or wait)."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k = day_key_nb(seed, _ST_MPP_HEARING, day)
     for i in range(n):
         if state[i] != pp.MPP or t_next[i] > day:
@@ -245,10 +209,9 @@ _S_CBP1 = S["cbp_one_registered"]
 
 
 @nb.njit(cache=True)
-def stocks_nb(
-    n, uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp, stocks
-):
+def stocks_nb(n, ppl, stocks):
     """End-of-day head counts by nationality and place."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     for i in range(n):
         s = state[i]
         a = nat[i]

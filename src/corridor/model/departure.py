@@ -284,22 +284,6 @@ class Departure(Module):
         pull = np.exp(self.p["pull_strength"] * (share - self.p["pull_reference"]))
         return (self.push * self.policy_mult).sum(axis=1) * pull / self.sim.scale
 
-    def pull(self) -> np.ndarray:
-        """Multiplier from the remembered share let in, per nationality."""
-        share = self.mem_in / np.maximum(self.mem_all, 1e-9)
-        return np.exp(self.p["pull_strength"] * (share - self.p["pull_reference"]))
-
-    def remember(self, day: int) -> None:
-        """Fold the outcomes of ``day - lag`` into the memory (called by bookkeeping)."""
-        d = day - int(self.p["pull_lag_days"])
-        if d < 0:
-            return
-        a = 1.0 / self.p["pull_memory_days"]
-        tot = self.let_in[d] + self.sent_back[d]
-        seen = tot > 0
-        self.mem_in[seen] = (1 - a) * self.mem_in[seen] + a * self.let_in[d][seen]
-        self.mem_all[seen] = (1 - a) * self.mem_all[seen] + a * tot[seen]
-
     def policy_multipliers(self) -> np.ndarray:
         """Push multipliers [day, nat] from aid, sanctions, embargo and legalisation, each
         phased in over its ramp after its lag."""
@@ -335,34 +319,12 @@ class Departure(Module):
 
     def step(self, day: int) -> None:
         sim = self.sim
-        paroles = self.parole_day[day]
-        lam = self.push[day] * self.pull() * self.policy_mult[day]
-        lam = np.maximum(lam - self.p["parole_substitution"] * paroles, 0.0) / sim.scale
-        flows = sim.res.flows[day]
-        flows[_PAROLES, :, _ORIGIN] += self.parole_agents[day]
-        counts = poisson_many_nb(np.uint64(day_key_nb(sim.seed, _ST_DEPARTURE_COUNT, day)), lam)
-        total = int(counts.sum())
-        if total == 0:
-            return
-        ppl = sim.people
-        ppl.reserve(total)
+        counts = departure_counts_nb(day, sim.seed, self.pk)
+        sim.people.reserve(int(counts.sum()))
         sim.ensure_event_capacity()
-        p = self.p
-        spawn_nb(
-            ppl.n,
-            counts,
-            day,
-            sim.seed,
-            self.demo_cdf[self.fy[day]],
-            self.darien_p,
-            p["days_to_south_border"],
-            p["days_darien_route"],
-            p["days_mexico_to_border"],
-            p["travel_time_spread"],
-            *ppl.arrays(),
+        sim.people.n = departure_day_nb(
+            day, sim.seed, self.pk, counts, sim.people.n, sim.people.arrays(), sim.res.flows[day]
         )
-        ppl.n += total
-        flows[_DEPARTURES, :, _ORIGIN] += counts
 
 
 def _fiscal_year_index(scn) -> np.ndarray:
@@ -404,21 +366,10 @@ def spawn_nb(
     days_darien,
     days_mexico,
     spread,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
 ):
     """Append new departures: identity, demographic, route and arrival day for each."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
     k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
@@ -489,7 +440,7 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
         pk.days_darien,
         pk.days_mexico,
         pk.spread,
-        *ppl,
+        ppl,
     )
     for a in range(counts.shape[0]):
         flows[_DEPARTURES, a, _ORIGIN] += counts[a]

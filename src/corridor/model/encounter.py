@@ -16,7 +16,7 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
-from corridor.engine.rng import STREAM, day_key, day_key_nb, uniform_nb, uniforms
+from corridor.engine.rng import STREAM, day_key_nb, uniform_nb, uniforms
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import BORDER_CITIES, NAT, NATIONALITIES, PLACE, SECTOR_CITY, SECTORS
@@ -172,33 +172,15 @@ class Encounter(Module):
             SECOND_SECTOR,
         )
 
-    def slots_today(self, day: int) -> int:
-        s = self.slots[day] + self.slot_carry
-        whole = int(s)
-        self.slot_carry = s - whole
-        return whole
-
     def step(self, day: int) -> None:
         sim = self.sim
-        ppl = sim.people
-        n = ppl.n
-        slots = self.slots_today(day)
-        if slots > 0:
-            key = day_key(sim.seed, _ST_CBP_ONE_LOTTERY, day)
-            self.appointments_given[day] = lottery_nb(
-                key, n, ppl.state, ppl.flags, ppl.uid, slots, sim.event
-            )
-        t_mod = sim.module("transit")
-        encounter_nb(
-            n,
+        self.slot_carry = encounter_day_nb(
             day,
             sim.seed,
-            self.p["port_share"],
-            self.gotaway,
-            t_mod.alt_sector[t_mod.month_row[day]],
-            PRIMARY_SECTOR,
-            SECOND_SECTOR,
-            *ppl.arrays(),
+            self.pk,
+            self.slot_carry,
+            sim.people.n,
+            sim.people.arrays(),
             sim.event,
             sim.res.flows[day],
         )
@@ -223,7 +205,7 @@ def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
         pk.alt_sector[pk.month_row[day]],
         pk.primary,
         pk.second,
-        *ppl,
+        ppl,
         event,
         flows,
     )
@@ -247,23 +229,12 @@ def encounter_nb(
     alt,
     primary,
     second,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     event,
     flows,
 ):
     """Resolve today's crossings: port or between ports; apprehended or got away."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
     for i in range(n):
         if event[i] != CROSS:

@@ -239,7 +239,7 @@ def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) ->
     ppl = sim.people
     ppl.reserve(max(_initial_capacity(sim) - ppl.n, 0))
     sim.ensure_event_capacity()
-    dep, tra, stg, enc, pro, rem, bk = (m.pack() for m in sim.modules)
+    dep, tra, stg, enc, pro, rem, bk = (m.pk for m in sim.modules)
     istate, fstate = _state_in(sim)
     res = sim.res
     chunk = CHUNK_DAYS if progress is not None else sim.n_days

@@ -173,43 +173,22 @@ class Processing(Module):
             SECOND_SECTOR,
         )
 
-    def takeback_left(self, day: int) -> int:
-        m = int(self.month_of_day[day])
-        if m != self.takeback_month:
-            self.takeback_month, self.takeback_used = m, 0
-        return max(0, int(round(self.takeback_cap[day])) - self.takeback_used)
-
     def step(self, day: int) -> None:
-        sim, p = self.sim, self.p
-        t_mod = sim.module("transit")
-        taken, admitted = processing_nb(
-            sim.people.n,
+        sim = self.sim
+        self.custody, self.takeback_used, self.takeback_month = processing_day_nb(
             day,
             sim.seed,
-            self.month_of_day,
-            self.t42[day],
+            self.pk,
             self.emergency_on,
-            self.accepts[day],
-            self.takeback[day],
-            self.takeback_left(day),
-            self.mpp[day],
-            self.removal_share[day],
-            self.flights[day],
-            max(0, int(self.beds[day]) - self.custody),
-            p["t42_family_share"],
-            p["mexican_return_share_adult"],
-            p["mexican_return_share_family"],
-            int(p["mpp_hearing_days"]),
-            t_mod.alt_sector[t_mod.month_row[day]],
-            PRIMARY_SECTOR,
-            SECOND_SECTOR,
-            *sim.people.arrays(),
+            self.custody,
+            self.takeback_used,
+            self.takeback_month,
+            sim.people.n,
+            sim.people.arrays(),
             sim.event,
             sim.res.flows[day],
             sim.res.cbp[day],
         )
-        self.takeback_used += taken
-        self.custody += admitted
 
 
 @nb.njit(cache=True)
@@ -243,7 +222,7 @@ def processing_day_nb(
         pk.alt_sector[pk.month_row[day]],
         pk.primary,
         pk.second,
-        *ppl,
+        ppl,
         event,
         flows,
         cbp,
@@ -326,24 +305,13 @@ def processing_nb(
     alt,
     primary,
     second,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     event,
     flows,
     cbp,
 ):
     """Process today's encounters; returns (taken back, admitted to custody) in agents."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k1 = day_key_nb(seed, _ST_PROCESSING, day)
     k2 = day_key_nb(seed, _ST_REMOVAL_QUEUE, day)
     taken = 0

@@ -71,23 +71,9 @@ class Removal(Module):
             int(self.p["max_detention_days"]),
         )
 
-    def seats_today(self, day: int) -> np.ndarray:
-        seats = self.seats[day] + self.seat_carry
-        whole = np.floor(seats)
-        self.seat_carry = np.where(seats > 0, seats - whole, self.seat_carry)
-        return whole.astype(np.int64)
-
     def step(self, day: int) -> None:
         sim = self.sim
-        seats = self.seats_today(day)
-        left = removal_nb(
-            sim.people.n,
-            day,
-            seats,
-            int(self.p["max_detention_days"]),
-            *sim.people.arrays(),
-            sim.res.flows[day],
-        )
+        left = removal_day_nb(day, self.pk, sim.people.n, sim.people.arrays(), sim.res.flows[day])
         sim.module("processing").custody -= left
 
 
@@ -103,7 +89,7 @@ def removal_day_nb(day, pk, n, ppl, flows):
         if s > 0:
             pk.seat_carry[a] = s - whole
         seats[a] = np.int64(whole)
-    return removal_nb(n, day, seats, pk.max_days, *ppl, flows)
+    return removal_nb(n, day, seats, pk.max_days, ppl, flows)
 
 
 @nb.njit(cache=True)
@@ -112,25 +98,14 @@ def removal_nb(
     day,
     seats,
     max_days,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     flows,
 ):
     """Board flights first-in first-out, then release those held too long.
 
     Returns how many left custody today. FIFO is by custody start day, ties by array order.
     """
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     left = 0
     n_nat = seats.shape[0]
     if seats.sum() > 0:

@@ -187,23 +187,10 @@ class Staging(Module):
         )
 
     def step(self, day: int) -> None:
-        sim, p = self.sim, self.p
+        sim = self.sim
         sim.ensure_event_capacity()
-        staging_nb(
-            sim.people.n,
-            day,
-            sim.seed,
-            self.beds[day],
-            self.cross[day],
-            self.give_up,
-            self.register[day],
-            int(p["min_wait_days"]),
-            p["harm_per_day_street"],
-            p["harm_shelter_factor"],
-            p["mpp_give_up_per_day"],
-            *sim.people.arrays(),
-            sim.event,
-            sim.res.flows[day],
+        staging_day_nb(
+            day, sim.seed, self.pk, sim.people.n, sim.people.arrays(), sim.event, sim.res.flows[day]
         )
 
 
@@ -222,7 +209,7 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         pk.harm_street,
         pk.shelter_factor,
         pk.mpp_give_up,
-        *ppl,
+        ppl,
         event,
         flows,
     )
@@ -241,19 +228,7 @@ def staging_nb(
     harm_street,
     shelter_factor,
     mpp_give_up,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     event,
     flows,
 ):
@@ -261,6 +236,7 @@ def staging_nb(
 
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
     """
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_cross = day_key_nb(seed, _ST_CROSS_DECISION, day)
     k_give = day_key_nb(seed, _ST_GIVE_UP, day)
     k_reg = day_key_nb(seed, _ST_CBP_ONE_REGISTER, day)

@@ -213,38 +213,19 @@ class Transit(Module):
         ratio = np.maximum(budget, 0.0) / p["inm_reference_budget_mxn"]
         return p["inm_capacity_per_day"] * ratio ** p["capacity_budget_elasticity"] / sim.scale
 
-    def capacity_today(self, day: int) -> int:
-        cap = self.capacity[day] + self.cap_carry
-        whole = int(cap)
-        self.cap_carry = cap - whole
-        return whole
-
-    def deport_left(self, day: int) -> int:
-        m = int(self.month_of_day[day])
-        if m != self.month_seen:
-            self.month_seen, self.deported_this_month = m, 0
-        return max(0, int(round(self.deport_cap[day])) - self.deported_this_month)
-
     def step(self, day: int) -> None:
-        sim, p = self.sim, self.p
-        _, deported = transit_nb(
-            sim.people.n,
+        sim = self.sim
+        self.cap_carry, self.deported_this_month, self.month_seen = transit_day_nb(
             day,
             sim.seed,
-            self.city_cdf[self.month_row[day]],
-            self.travel,
-            self.p_south[day],
-            self.h_interior[day],
-            self.capacity_today(day),
-            self.deport_left(day),
-            self.deport_p,
-            p["detention_days"],
-            p["release_restart_days"],
-            p["travel_time_spread"],
-            *sim.people.arrays(),
+            self.pk,
+            self.cap_carry,
+            self.deported_this_month,
+            self.month_seen,
+            sim.people.n,
+            sim.people.arrays(),
             sim.res.flows[day],
         )
-        self.deported_this_month += deported
 
 
 @nb.njit(cache=True)
@@ -272,7 +253,7 @@ def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows
         pk.detention_days,
         pk.restart_days,
         pk.spread,
-        *ppl,
+        ppl,
         flows,
     )
     return cap_carry, deported + today, month_seen
@@ -309,22 +290,11 @@ def transit_nb(
     detention_days,
     restart_days,
     spread,
-    uid,
-    nat,
-    demo,
-    state,
-    place,
-    flags,
-    enc,
-    expl,
-    rem,
-    t_next,
-    t_state,
-    t_last,
-    t_cbp,
+    ppl,
     flows,
 ):
     """One day of travel and Mexican enforcement. Returns (apprehended, deported)."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_app = day_key_nb(seed, _ST_MEXICO_APPREHENSION, day)
     k_dep = day_key_nb(seed, _ST_MEXICO_DEPORTATION, day)
     k_city = day_key_nb(seed, _ST_CITY_CHOICE, day)
