@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from corridor.analysis.ensemble import ensemble  # noqa: E402
 from corridor.api import prepare, run  # noqa: E402
 
-__all__ = ["__version__", "prepare", "run"]
+__all__ = ["__version__", "ensemble", "prepare", "run"]

@@ -36,21 +36,37 @@ def in_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
     facts = j[j.period_start != j.period_end].set_index("target")
     dec = j[j.target == "sw_total_dec2023"].iloc[0]
     rows = [
-        ("sw_reencounter_rate_pct_fy2021", "all", np.nan, facts.loc[
-            "sw_reencounter_rate_pct_fy2021", "obs"], facts.loc[
-            "sw_reencounter_rate_pct_fy2021", "sim"], np.nan),
-        ("title42_expelled_at_us_mexico_border", "all",
-         abs(facts.loc["title42_expelled_at_us_mexico_border", "sim"]
-             / facts.loc["title42_expelled_at_us_mexico_border", "obs"] - 1),
-         facts.loc["title42_expelled_at_us_mexico_border", "obs"],
-         facts.loc["title42_expelled_at_us_mexico_border", "sim"], 0.15),
+        (
+            "sw_reencounter_rate_pct_fy2021",
+            "all",
+            np.nan,
+            facts.loc["sw_reencounter_rate_pct_fy2021", "obs"],
+            facts.loc["sw_reencounter_rate_pct_fy2021", "sim"],
+            np.nan,
+        ),
+        (
+            "title42_expelled_at_us_mexico_border",
+            "all",
+            abs(
+                facts.loc["title42_expelled_at_us_mexico_border", "sim"]
+                / facts.loc["title42_expelled_at_us_mexico_border", "obs"]
+                - 1
+            ),
+            facts.loc["title42_expelled_at_us_mexico_border", "obs"],
+            facts.loc["title42_expelled_at_us_mexico_border", "sim"],
+            0.15,
+        ),
         ("sw_total_dec2023", "all", abs(dec.sim / dec.obs - 1), dec.obs, dec.sim, 0.10),
     ]
-    extra = pd.DataFrame(rows, columns=["target", "category", "wape", "observed", "simulated",
-                                        "target_max"])
+    extra = pd.DataFrame(
+        rows, columns=["target", "category", "wape", "observed", "simulated", "target_max"]
+    )
     out = pd.concat([ft, extra], ignore_index=True)
-    out["pass"] = np.where(out.target_max.isna(), out.target == "sw_reencounter_rate_pct_fy2021",
-                           out.wape <= out.target_max)
+    out["pass"] = np.where(
+        out.target_max.isna(),
+        out.target == "sw_reencounter_rate_pct_fy2021",
+        out.wape <= out.target_max,
+    )
     rr = out.target == "sw_reencounter_rate_pct_fy2021"
     out.loc[rr, "pass"] = out.loc[rr, "simulated"].between(22, 32)
     return out
@@ -88,8 +104,9 @@ def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[s
     naive = [history.get(d - pd.DateOffset(years=1), np.nan) for d in horizon]
     out["seasonal_naive"] = pd.Series(naive, index=horizon)
     y = np.log(history.to_numpy(float))
-    ets = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add",
-                               seasonal_periods=12).fit()
+    ets = ExponentialSmoothing(
+        y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12
+    ).fit()
     out["ets"] = pd.Series(np.exp(ets.forecast(len(horizon))), index=horizon)
     arima = ARIMA(y, order=(1, 1, 0), seasonal_order=(0, 1, 0, 12)).fit()
     out["arima"] = pd.Series(np.exp(arima.forecast(len(horizon))), index=horizon)
@@ -100,8 +117,9 @@ def out_of_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
     """2023 forecast WAPE of the model (ensemble median) and of the three benchmarks."""
     obs = observed_total()
     hist, test = obs[obs.index < "2023-01-01"], obs[obs.index >= "2023-01-01"]
-    sims = np.column_stack([monthly_total(ds).reindex(test.index).to_numpy(float)
-                            for ds in members])
+    sims = np.column_stack(
+        [monthly_total(ds).reindex(test.index).to_numpy(float) for ds in members]
+    )
     rows = [("corridor", compare.wape(test, np.median(sims, axis=1)))]
     for name, fc in benchmark_forecasts(hist, test.index).items():
         rows.append((name, compare.wape(test, fc.to_numpy(float))))
@@ -119,13 +137,37 @@ def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     for r, c in enumerate(cats, start=1):
         g = m[m.category == c].sort_values("period_start")
         x = g.period_start
-        fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(g.hi) + list(g.lo[::-1]),
-                                 fill="toself", line={"width": 0}, name="90% band",
-                                 showlegend=r == 1, fillcolor="rgba(31,119,180,0.2)"), r, 1)
-        fig.add_trace(go.Scatter(x=x, y=g.sim, name="corridor (median)", showlegend=r == 1,
-                                 line={"color": "#1f77b4"}), r, 1)
-        fig.add_trace(go.Scatter(x=x, y=g.obs, name="CBP / OHSS", showlegend=r == 1,
-                                 line={"color": "black", "dash": "dot"}), r, 1)
+        fig.add_trace(
+            go.Scatter(
+                x=list(x) + list(x[::-1]),
+                y=list(g.hi) + list(g.lo[::-1]),
+                fill="toself",
+                line={"width": 0},
+                name="90% band",
+                showlegend=r == 1,
+                fillcolor="rgba(31,119,180,0.2)",
+            ),
+            r,
+            1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=g.sim, name="corridor (median)", showlegend=r == 1, line={"color": "#1f77b4"}
+            ),
+            r,
+            1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=g.obs,
+                name="CBP / OHSS",
+                showlegend=r == 1,
+                line={"color": "black", "dash": "dot"},
+            ),
+            r,
+            1,
+        )
     fig.update_layout(title=title, height=260 * len(cats) + 120)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(path, include_plotlyjs="cdn")

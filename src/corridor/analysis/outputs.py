@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from corridor.analysis.cbp_layout import cbp_frame
+from corridor.analysis.ensemble import monthly_bands_frame
 from corridor.analysis.results import monthly_frame
 
 
@@ -79,11 +80,17 @@ def write_run(ds: xr.Dataset, out: Path, cbp_csv: Path | None = None) -> list[Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".corridor-", dir=out.parent))
     try:
-        monthly_frame(ds).to_csv(tmp / "monthly.csv", index=False)
-        daily_frame(ds).to_parquet(tmp / "daily.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary(ds), indent=2) + "\n")
+        if "draw" in ds.dims:  # an ensemble: bands in monthly.csv, the central member elsewhere
+            monthly_bands_frame(ds).to_csv(tmp / "monthly.csv", index=False)
+            central = ds.isel(draw=0)
+        else:
+            monthly_frame(ds).to_csv(tmp / "monthly.csv", index=False)
+            central = ds
+        daily_frame(central).to_parquet(tmp / "daily.parquet", index=False)
+        info = summary(central) | {"draws": int(ds.sizes.get("draw", 1))}
+        (tmp / "summary.json").write_text(json.dumps(info, indent=2) + "\n")
         if cbp_csv is not None:
-            cbp_frame(ds).to_csv(tmp / "cbp.csv", index=False)
+            cbp_frame(central).to_csv(tmp / "cbp.csv", index=False)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for f in sorted(tmp.iterdir()):

@@ -48,8 +48,11 @@ def simulated_targets(ds: xr.Dataset) -> pd.DataFrame:
     parts.append(_rows(title, "sw_by_title", "title"))
     by_nat = cbp.sum(("component", "title", "demographic")).to_pandas()
     groups = by_nat.T.groupby([_group(n) for n in by_nat.columns]).sum().T
-    parts.append(_rows(groups[list(data_targets.CITIZENSHIP_GROUPS)], "sw_by_citizenship_group",
-                       "citizenship"))
+    parts.append(
+        _rows(
+            groups[list(data_targets.CITIZENSHIP_GROUPS)], "sw_by_citizenship_group", "citizenship"
+        )
+    )
     usbp = cbp.sel(component="usbp").sum(("title", "demographic")).to_pandas()
     parts.append(_rows(usbp[list(NATIONALITIES)], "usbp_sw_by_nationality", "nationality"))
     sectors = ds["flows"].sel(flow="encounters_usbp", place=list(SECTORS)).sum("nationality")
@@ -68,15 +71,28 @@ def _period_rows(ds: xr.Dataset, months: pd.DatetimeIndex, total: pd.Series) -> 
     fy21 = (f.index >= "2020-10-01") & (f.index <= "2021-09-01")
     enc = f.loc[fy21, "encounters_usbp"].sum() + f.loc[fy21, "encounters_ofo"].sum()
     if enc > 0:
-        rows.append(("sw_reencounter_rate_pct_fy2021", "2020-10-01", "2021-09-01",
-                     100.0 * f.loc[fy21, "repeat_encounters"].sum() / enc))
+        rows.append(
+            (
+                "sw_reencounter_rate_pct_fy2021",
+                "2020-10-01",
+                "2021-09-01",
+                100.0 * f.loc[fy21, "repeat_encounters"].sum() / enc,
+            )
+        )
     t42 = (f.index >= "2020-03-01") & (f.index <= "2023-05-01")
     if t42.any():
-        rows.append(("title42_expelled_at_us_mexico_border", "2020-03-01", "2023-05-01",
-                     float(f.loc[t42, "expulsions_title42"].sum())))
+        rows.append(
+            (
+                "title42_expelled_at_us_mexico_border",
+                "2020-03-01",
+                "2023-05-01",
+                float(f.loc[t42, "expulsions_title42"].sum()),
+            )
+        )
     if pd.Timestamp("2023-12-01") in total.index:
-        rows.append(("sw_total_dec2023", "2023-12-01", "2023-12-01",
-                     float(total.loc["2023-12-01"])))
+        rows.append(
+            ("sw_total_dec2023", "2023-12-01", "2023-12-01", float(total.loc["2023-12-01"]))
+        )
     df = pd.DataFrame(rows, columns=["target", "period_start", "period_end", "value"])
     df["dimension"] = "total"
     df["category"] = "all"

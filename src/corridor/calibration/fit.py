@@ -108,8 +108,12 @@ class Objective:
             return -np.inf, None
         params = as_params(theta)
         knots = push_fit.fit_push(
-            iterations=self.iterations, scale=self.scale, seed=self.seed, parameters=params,
-            end=self.end, start_knots=self.knots,
+            iterations=self.iterations,
+            scale=self.scale,
+            seed=self.seed,
+            parameters=params,
+            end=self.end,
+            start_knots=self.knots,
         )
         ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
         return log_likelihood(compare.joined(ds, self.observed)), knots
@@ -118,8 +122,9 @@ class Objective:
         return self.evaluate(theta)[0]
 
 
-def optimize(obj: Objective, maxiter: int, report: Callable[[int, float], None] | None = None
-             ) -> np.ndarray:
+def optimize(
+    obj: Objective, maxiter: int, report: Callable[[int, float], None] | None = None
+) -> np.ndarray:
     """Maximum a posteriori start for the sampler: Nelder-Mead (scipy) on -log posterior."""
     from scipy.optimize import minimize
 
@@ -135,9 +140,17 @@ def optimize(obj: Objective, maxiter: int, report: Callable[[int, float], None] 
             report(best["n"], best["lp"])
         return 1e12 if not np.isfinite(lp) else -lp
 
-    minimize(neg, best["theta"], method="Nelder-Mead",
-             options={"maxfev": maxiter, "xatol": 1e-3, "fatol": 0.5,
-                      "initial_simplex": _simplex(best["theta"])})
+    minimize(
+        neg,
+        best["theta"],
+        method="Nelder-Mead",
+        options={
+            "maxfev": maxiter,
+            "xatol": 1e-3,
+            "fatol": 0.5,
+            "initial_simplex": _simplex(best["theta"]),
+        },
+    )
     return best["theta"]
 
 
@@ -195,12 +208,13 @@ def run_mcmc(
     return sampler.get_chain(), sampler.get_log_prob(), acceptance
 
 
-def select_draws(chain: np.ndarray, log_prob: np.ndarray, n: int, burn: float = 0.5
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def select_draws(
+    chain: np.ndarray, log_prob: np.ndarray, n: int, burn: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` posterior draws from the chain after burn-in, best first (the first is the MAP)."""
     s = chain.shape[0]
-    flat = chain[int(burn * s):].reshape(-1, chain.shape[2])
-    lp = log_prob[int(burn * s):].reshape(-1)
+    flat = chain[int(burn * s) :].reshape(-1, chain.shape[2])
+    lp = log_prob[int(burn * s) :].reshape(-1)
     best = int(np.argmax(log_prob.reshape(-1)))
     map_theta = chain.reshape(-1, chain.shape[2])[best]
     rng = np.random.default_rng(0)
@@ -223,5 +237,6 @@ def save_posterior(
     k["knot"] = pd.to_datetime(k["knot"]).dt.strftime("%Y-%m-%d")
     k["log_push"] = k["log_push"].round(5)
     k[["draw", "knot", "nationality", "log_push"]].to_csv(folder / "push_knots.csv", index=False)
-    (folder / "meta.json").write_text(json.dumps(meta | {"saved": time.strftime("%Y-%m-%d")},
-                                                 indent=2) + "\n")
+    (folder / "meta.json").write_text(
+        json.dumps(meta | {"saved": time.strftime("%Y-%m-%d")}, indent=2) + "\n"
+    )

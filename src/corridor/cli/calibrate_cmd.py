@@ -20,21 +20,28 @@ OUT_OF_SAMPLE = "calibration/posterior-2022"
 
 
 def _bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[note]}"),
-                    TimeElapsedColumn(), console=err)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=err,
+    )
 
 
 def calibrate(
-    end: Annotated[str, typer.Option(help="Last day of data used (2022-12-31 for the "
-                                          "out-of-sample test)")] = "2023-12-31",
+    end: Annotated[
+        str, typer.Option(help="Last day of data used (2022-12-31 for the out-of-sample test)")
+    ] = "2023-12-31",
     walkers: Annotated[int, typer.Option(help="emcee walkers (>= 2 x parameters)")] = 20,
     steps: Annotated[int, typer.Option(help="emcee steps")] = 30,
     scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 200,
     draws: Annotated[int, typer.Option(help="Posterior draws to save")] = 20,
     processes: Annotated[int, typer.Option(help="Worker processes")] = 2,
-    optimize_evals: Annotated[int, typer.Option(help="Nelder-Mead evaluations for the MAP "
-                                                     "start")] = 250,
+    optimize_evals: Annotated[
+        int, typer.Option(help="Nelder-Mead evaluations for the MAP start")
+    ] = 250,
 ) -> None:
     """Fit push curves and behavioural parameters; save posterior draws into the package."""
     from corridor.calibration import fit, posterior, push_fit
@@ -43,15 +50,21 @@ def calibrate(
         console.print(f"[red]error:[/] --end {end}: expected 2023-12-31 or 2022-12-31")
         raise typer.Exit(2)
     if walkers < 2 * len(fit.FREE):
-        console.print(f"[red]error:[/] --walkers {walkers}: expected at least "
-                      f"{2 * len(fit.FREE)} (2 x the {len(fit.FREE)} parameters)")
+        console.print(
+            f"[red]error:[/] --walkers {walkers}: expected at least "
+            f"{2 * len(fit.FREE)} (2 x the {len(fit.FREE)} parameters)"
+        )
         raise typer.Exit(2)
     t0 = time.perf_counter()
     with _bar() as bar:
         opt = bar.add_task("MAP (Nelder-Mead)", total=optimize_evals, note="")
         task = bar.add_task("MCMC (emcee)", total=steps, note="")
         chain, log_prob, acceptance = fit.run_mcmc(
-            end=end, walkers=walkers, steps=steps, scale=scale, processes=processes,
+            end=end,
+            walkers=walkers,
+            steps=steps,
+            scale=scale,
+            processes=processes,
             optimize_evals=optimize_evals,
             report=lambda k, best: bar.update(task, completed=k, note=f"best logp {best:.1f}"),
             report_opt=lambda k, best: bar.update(opt, completed=k, note=f"logp {best:.1f}"),
@@ -60,18 +73,29 @@ def calibrate(
         task2 = bar.add_task("push curves per draw", total=len(chosen), note="")
         knots = []
         for i, theta in enumerate(chosen):
-            knots.append(push_fit.fit_push(iterations=5, scale=scale // 2 or 1,
-                                           parameters=fit.as_params(theta), end=end))
+            knots.append(
+                push_fit.fit_push(
+                    iterations=5, scale=scale // 2 or 1, parameters=fit.as_params(theta), end=end
+                )
+            )
             bar.update(task2, completed=i + 1)
     name = IN_SAMPLE if end == "2023-12-31" else OUT_OF_SAMPLE
-    meta = {"end": end, "walkers": walkers, "steps": steps, "scale": scale,
-            "seconds": round(time.perf_counter() - t0, 1),
-            "acceptance": round(acceptance, 3), "free": [f.key for f in fit.FREE],
-            "optimize_evals": optimize_evals}
+    meta = {
+        "end": end,
+        "walkers": walkers,
+        "steps": steps,
+        "scale": scale,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "acceptance": round(acceptance, 3),
+        "free": [f.key for f in fit.FREE],
+        "optimize_evals": optimize_evals,
+    }
     fit.save_posterior(chosen, lps, knots, posterior.folder(name), meta)
     posterior.load.cache_clear()
-    console.print(f"[green]saved[/] {len(chosen)} draws to {posterior.folder(name)} "
-                  f"in {meta['seconds']:.0f} s")
+    console.print(
+        f"[green]saved[/] {len(chosen)} draws to {posterior.folder(name)} "
+        f"in {meta['seconds']:.0f} s"
+    )
 
 
 def backtest(
@@ -92,8 +116,12 @@ def backtest(
     members_in, members_out = [], []
     with _bar() as bar:
         task = bar.add_task("ensemble", total=n_in + n_out, note="")
-        hist = {"name": "backtest", "end": "2023-12-31", "decision_date": "2023-12-31",
-                "scale": scale}
+        hist = {
+            "name": "backtest",
+            "end": "2023-12-31",
+            "decision_date": "2023-12-31",
+            "scale": scale,
+        }
         for k in range(n_in):
             members_in.append(corridor.run(hist, draw=k))
             bar.update(task, advance=1)
@@ -108,10 +136,12 @@ def backtest(
         _print(oos, "Out of sample: calibrated through Dec 2022, forecast of 2023")
         result["out_of_sample"] = oos.to_dict(orient="records")
     j = bt.median_join(members_in)
-    for target, title in (("sw_total", "Southwest encounters"),
-                          ("sw_by_citizenship_group", "By CBP citizenship group"),
-                          ("usbp_sw_by_nationality", "Border Patrol by nationality"),
-                          ("sw_by_title", "Title 8 and Title 42")):
+    for target, title in (
+        ("sw_total", "Southwest encounters"),
+        ("sw_by_citizenship_group", "By CBP citizenship group"),
+        ("usbp_sw_by_nationality", "Border Patrol by nationality"),
+        ("sw_by_title", "Title 8 and Title 42"),
+    ):
         bt.plot(j, target, out / f"{target}.html", title)
     out.mkdir(parents=True, exist_ok=True)
     (out / "backtest.json").write_text(json.dumps(result, indent=2, default=float) + "\n")

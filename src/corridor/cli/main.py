@@ -74,6 +74,14 @@ def run(
         typer.Option("--cbp-csv", help="Also write encounters in CBP's SW Land Border layout"),
     ] = None,
     profile: Annotated[bool, typer.Option(help="Print each module's time")] = False,
+    draws: Annotated[
+        int,
+        typer.Option(
+            help="Ensemble members (posterior draws and literature "
+            "ranges); monthly.csv then has p05/p95 bands"
+        ),
+    ] = 1,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address for ensembles")] = None,
 ) -> None:
     """Run a scenario and write monthly.csv, daily.parquet and summary.json into --out."""
     import corridor
@@ -86,21 +94,29 @@ def run(
         scn = corridor.prepare(scenario, seed=seed, scale=scale, sets=parse_sets(set_ or []))
     except ScenarioError as e:
         fail(str(e))
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} days"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"{scn.name} (seed {scn.seed}, scale {scn.scale})", total=scn.n_days)
-        ds = corridor.run(
-            scn,
-            threads=threads,
-            progress=lambda d, n: bar.update(task, completed=d),
-            profile=profile,
-        )
+    if draws < 1:
+        fail(f"--draws {draws}: expected at least 1")
+    if draws > 1:
+        with err.status(f"{scn.name}: {draws} ensemble members"):
+            ds = corridor.ensemble(scn, draws, client=dask)
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(
+                f"{scn.name} (seed {scn.seed}, scale {scn.scale})", total=scn.n_days
+            )
+            ds = corridor.run(
+                scn,
+                threads=threads,
+                progress=lambda d, n: bar.update(task, completed=d),
+                profile=profile,
+            )
     from corridor.analysis.outputs import write_run
 
     written = write_run(ds, out, cbp_csv=cbp_csv)
