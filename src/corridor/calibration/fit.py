@@ -48,12 +48,13 @@ class Free:
 FREE: tuple[Free, ...] = (
     Free("departure.pull_strength", 0.0, 8.0, 2.0),
     Free("departure.pull_lag_days", 7.0, 120.0, 30.0),
-    Free("departure.pull_memory_days", 7.0, 365.0, 60.0),
+    Free("departure.pull_memory_days", 7.0, 365.0, 100.0),
     Free("staging.cross_per_day", 0.03, 0.6, 0.12),
-    Free("staging.cross_per_day_after_expulsion", 0.02, 0.8, 0.25),
-    Free("staging.give_up_per_day_after_expulsion", 0.005, 0.3, 0.04),
+    Free("staging.cross_per_day_after_expulsion", 0.02, 0.8, 0.08),
+    Free("staging.give_up_per_day_after_expulsion", 0.005, 0.3, 0.06),
     Free("staging.cross_per_day_after_return", 0.005, 0.3, 0.03),
-    Free("processing.t42_family_share", 0.0, 1.0, 0.35),
+    Free("processing.t42_adult_share", 0.5, 1.0, 0.9),
+    Free("processing.t42_family_share", 0.0, 1.0, 0.45),
     Free("encounter.port_share", 0.01, 0.4, 0.08),
 )
 

@@ -23,7 +23,7 @@ from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.encounter import OFO, OFO_APPT, PRIMARY_SECTOR, SECOND_SECTOR, USBP, sector_of
-from corridor.model.places import BORDER_CITIES, DEMO, NATIONALITIES, PLACE
+from corridor.model.places import BORDER_CITIES, DEMO, DEMOGRAPHICS, NATIONALITIES, PLACE
 
 _ST_PROCESSING = STREAM["processing"]
 _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
@@ -58,7 +58,7 @@ class ProcessingPack(NamedTuple):
     mpp: np.ndarray  # [day]
     removal_share: np.ndarray  # [day]
     beds: np.ndarray  # [day] agents
-    t42_family_share: float
+    t42_share: np.ndarray  # [demographic] share expelled when Title 42 applies
     mex_adult: float
     mex_family: float
     hearing_days: int
@@ -71,6 +71,16 @@ class ProcessingPack(NamedTuple):
 class Processing(Module):
     name = "processing"
     PARAMS = (
+        Param(
+            "t42_adult_share",
+            0.95,
+            "share of single adults expelled",
+            0.0,
+            1.0,
+            "calibration; parameters.csv: 91% of USBP arrests expelled (Oct 2020); Mexico "
+            "limited returns in some states",
+            range=(0.7, 1.0),
+        ),
         Param(
             "t42_family_share",
             0.35,
@@ -149,6 +159,13 @@ class Processing(Module):
         self.beds = sim.lever("us.detention_beds") * p["border_share_of_beds"] / sim.scale
         self.takeback_cap = sim.lever("mexico.takeback_cap_per_month") / sim.scale
 
+    def t42_share(self) -> np.ndarray:
+        """Share expelled under Title 42 by demographic (children alone never: TVPRA)."""
+        out = np.full(len(DEMOGRAPHICS), self.p["t42_family_share"])
+        out[_SA] = self.p["t42_adult_share"]
+        out[_UAC] = 0.0
+        return out
+
     def pack(self) -> ProcessingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
         p, c = self.p, np.ascontiguousarray
@@ -163,7 +180,7 @@ class Processing(Module):
             c(self.mpp, dtype=np.float64),
             c(self.removal_share, dtype=np.float64),
             c(self.beds, dtype=np.float64),
-            float(p["t42_family_share"]),
+            self.t42_share(),
             float(p["mexican_return_share_adult"]),
             float(p["mexican_return_share_family"]),
             int(p["mpp_hearing_days"]),
@@ -215,7 +232,7 @@ def processing_day_nb(
         pk.removal_share[day],
         pk.flights[day],
         max(0, int(pk.beds[day]) - custody),
-        pk.t42_family_share,
+        pk.t42_share,
         pk.mex_adult,
         pk.mex_family,
         pk.hearing_days,
@@ -250,7 +267,7 @@ def _decide(
     removal_share,
     flights,
     beds_left,
-    fam_share,
+    t42_share,
     mex_adult,
     mex_family,
 ):
@@ -266,7 +283,7 @@ def _decide(
         if flights[nat] > 0 and beds_left > 0:
             return _CUSTODY
         return _RELEASE
-    if t42 and (demo == _SA or u1 < fam_share):
+    if t42 and u1 < t42_share[demo]:
         if accepts[nat] > 0:
             return _EXPEL_MX
         if flights[nat] > 0 and beds_left > 0:
@@ -298,7 +315,7 @@ def processing_nb(
     removal_share,
     flights,
     beds_left,
-    fam_share,
+    t42_share,
     mex_adult,
     mex_family,
     hearing_days,
@@ -353,7 +370,7 @@ def processing_nb(
             removal_share,
             flights,
             beds_left - admitted,
-            fam_share,
+            t42_share,
             mex_adult,
             mex_family,
         )

@@ -63,6 +63,7 @@ EFFECT_PARAMS: dict[str, tuple[str, ...]] = {
     ),
     "mexico.shelter_beds": ("staging.harm_per_day_street", "staging.harm_shelter_factor"),
     "us.title42": (
+        "processing.t42_adult_share",
         "processing.t42_family_share",
         "staging.cross_per_day_after_expulsion",
         "staging.give_up_per_day_after_expulsion",
