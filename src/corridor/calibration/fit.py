@@ -27,6 +27,13 @@ from corridor.data import targets as data_targets
 SIGMA_MONTHLY = 0.15  # floor scale for the profiled structural error (1% of it is added)
 SIGMA_REPEAT_PCT = 2.5  # FY2021 re-encounter rate, percentage points
 SIGMA_T42_REL = 0.08  # Title 42 total, relative (SEGOB vs CBP definitions differ by ~7%)
+# People waiting in the eight border cities, December 2023: no count exists; the known city
+# figures (parameters.csv: Reynosa ">10,000 migrants in city", Matamoros camp "up to ~5,000",
+# Juarez ">2,000" in shelters) summed and scaled for the cities without figures give ~60,000.
+# A weak log-normal constraint (sd 0.5: 95% within ~23,000-160,000) keeps the waiting stock,
+# which no encounter series pins down, within what was reported.
+WAITING_DEC2023 = 60_000.0
+SIGMA_WAITING_LOG = 0.5
 MONTHLY_TARGETS = (
     "sw_by_component",
     "sw_by_title",
@@ -56,6 +63,8 @@ FREE: tuple[Free, ...] = (
     Free("processing.t42_adult_share", 0.5, 1.0, 0.9),
     Free("processing.t42_family_share", 0.0, 1.0, 0.45),
     Free("encounter.port_share", 0.01, 0.4, 0.08),
+    Free("staging.cross_per_day_registered", 0.002, 0.1, 0.03),
+    Free("staging.register_per_day", 0.02, 0.5, 0.1),
 )
 
 
@@ -92,6 +101,15 @@ def log_likelihood(j: pd.DataFrame) -> float:
     return ll
 
 
+def waiting_log_prior(ds) -> float:
+    """The weak constraint on people waiting in border cities in December 2023 (if in the run)."""
+    w = ds["stocks"].sel(stock="waiting").sum(("nationality", "place"))
+    dec = w.sel(time=slice("2023-12-01", "2023-12-31"))
+    if dec.size == 0:
+        return 0.0
+    return -0.5 * (np.log(float(dec.mean()) / WAITING_DEC2023) / SIGMA_WAITING_LOG) ** 2
+
+
 class Objective:
     """log posterior of theta; remembers the push knots of the best point for warm starts."""
 
@@ -117,7 +135,8 @@ class Objective:
             start_knots=self.knots,
         )
         ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
-        return log_likelihood(compare.joined(ds, self.observed)), knots
+        ll = log_likelihood(compare.joined(ds, self.observed)) + waiting_log_prior(ds)
+        return ll, knots
 
     def __call__(self, theta: np.ndarray) -> float:
         return self.evaluate(theta)[0]
