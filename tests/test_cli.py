@@ -63,6 +63,11 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
         & (monthly.place == "all")
     ]
     assert cbp["Encounter Count"].sum() == enc.value.sum()
+    # CBP's own layout: corridor's reader for CBP files takes it back unchanged.
+    from corridor.data.cbp import read_sw_encounters
+
+    back = read_sw_encounters(tmp_path / "cbp.csv")
+    assert back["count"].sum() == cbp["Encounter Count"].sum()
 
 
 @pytest.mark.parametrize(

@@ -9,27 +9,13 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from corridor.model.places import CBP_GROUP
+from corridor.data.cbp import COMPONENTS, SW_COLUMNS, TITLES
+from corridor.model.places import CBP_DEMOGRAPHIC, CBP_GROUP
 
-COLUMNS = [
-    "Fiscal Year",
-    "Month Grouping",
-    "Month (abbv)",
-    "Component",
-    "Demographic",
-    "Citizenship Grouping",
-    "Title of Authority",
-    "Encounter Type",
-    "Encounter Count",
-]
-COMPONENT = {"usbp": "U.S. Border Patrol", "ofo": "Office of Field Operations"}
-TITLE = {"title8": "Title 8", "title42": "Title 42"}
-DEMOGRAPHIC = {
-    "single_adult": "Single Adults",
-    "fmua": "FMUA",
-    "accompanied_minor": "Accompanied Minors",
-    "uac": "UAC",
-}
+COLUMNS = list(SW_COLUMNS)
+COMPONENT = {key: label for label, key in COMPONENTS.items()}
+TITLE = {key: label for label, key in TITLES.items()}
+DEMOGRAPHIC = CBP_DEMOGRAPHIC
 
 
 def encounter_type(component: str, title: str) -> str:

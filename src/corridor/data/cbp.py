@@ -66,7 +66,7 @@ FIRST_FISCAL_YEAR = 1990  # before any CBP/INS monthly series in this layout
 COMPONENTS = {"U.S. Border Patrol": "usbp", "Office of Field Operations": "ofo"}
 # CBP has labelled unaccompanied children both "UAC" and "UC / Single Minors".
 DEMOGRAPHIC_LABELS = {label: key for key, label in CBP_DEMOGRAPHIC.items()} | {
-    "UAC": "uac",
+    "UC / Single Minors": "uac",
     "UAC / Single Minors": "uac",
 }
 CITIZENSHIP_GROUPS = {label: key for key, label in CBP_GROUP.items()} | {"Other": "other"}

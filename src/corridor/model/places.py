@@ -51,7 +51,7 @@ CBP_DEMOGRAPHIC = {
     "single_adult": "Single Adults",
     "fmua": "FMUA",
     "accompanied_minor": "Accompanied Minors",
-    "uac": "UC / Single Minors",
+    "uac": "UAC",  # the SW file's label; the reader also accepts "UC / Single Minors"
 }
 
 BORDER_CITIES: tuple[str, ...] = (
