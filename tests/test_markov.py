@@ -144,7 +144,7 @@ def test_staging_matches_markov_chain(sheltered: bool) -> None:
             day,
             SEED,
             beds,
-            CROSS_H,
+            np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
             GIVE_UP_G,
             0.0,
             MIN_WAIT,
@@ -207,7 +207,7 @@ def test_staging_bed_allocation_is_first_come_first_served() -> None:
             day,
             SEED,
             beds,
-            CROSS_H,
+            np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
             GIVE_UP_G,
             0.0,
             MIN_WAIT,

@@ -211,7 +211,7 @@ def _staging(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
         day,
         sim.seed,
         pk.beds[day],
-        pk.cross[day],
+        staging.cross_today_nb(day, pk),
         pk.give_up,
         pk.register[day],
         pk.min_wait,

@@ -62,11 +62,24 @@ class DeparturePack(NamedTuple):
     spread: float
     lag_days: int
     memory_days: float
+    news_in: np.ndarray  # [nat] state: what people at the border saw lately (no lag)
+    news_all: np.ndarray  # [nat] state
+    news_memory_days: float
 
 
 class Departure(Module):
     name = "departure"
     PARAMS = (
+        Param(
+            "border_news_memory_days",
+            7.0,
+            "days",
+            1.0,
+            90.0,
+            "estimate: people waiting at the border hear within days what happened to those "
+            "who crossed (shelters, messaging groups)",
+            range=(3.0, 21.0),
+        ),
         Param(
             "pull_strength",
             2.0,
@@ -240,6 +253,8 @@ class Departure(Module):
         let_in = self.p["initial_share_let_in"]
         self.mem_in = np.full(len(NATIONALITIES), let_in)
         self.mem_all = np.ones(len(NATIONALITIES))
+        self.news_in = np.full(len(NATIONALITIES), let_in)
+        self.news_all = np.ones(len(NATIONALITIES))
         self.let_in = np.zeros((sim.n_days, len(NATIONALITIES)))
         self.sent_back = np.zeros((sim.n_days, len(NATIONALITIES)))
         self.parole_share = np.zeros(len(NATIONALITIES))
@@ -275,6 +290,9 @@ class Departure(Module):
             float(p["travel_time_spread"]),
             int(p["pull_lag_days"]),
             float(p["pull_memory_days"]),
+            self.news_in,
+            self.news_all,
+            float(p["border_news_memory_days"]),
         )
 
     def expected_agents_per_day(self) -> np.ndarray:
@@ -449,13 +467,20 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
 
 @nb.njit(cache=True)
 def remember_nb(day, pk):
-    """:meth:`Departure.remember`: fold the outcomes of ``day - lag`` into the memory."""
+    """Fold today's border outcomes into the news people waiting at the border hear at once,
+    and the outcomes of ``day - lag`` into the memory at the origins."""
+    _fold_nb(pk.news_in, pk.news_all, pk.let_in[day], pk.sent_back[day], pk.news_memory_days)
     d = day - pk.lag_days
-    if d < 0:
-        return
-    a = 1.0 / pk.memory_days
-    for k in range(pk.mem_in.shape[0]):
-        tot = pk.let_in[d, k] + pk.sent_back[d, k]
+    if d >= 0:
+        _fold_nb(pk.mem_in, pk.mem_all, pk.let_in[d], pk.sent_back[d], pk.memory_days)
+
+
+@nb.njit(cache=True)
+def _fold_nb(mem_in, mem_all, let_in, sent_back, memory_days):
+    """Exponential memory of the share let in, per nationality (days with no outcome skip)."""
+    a = 1.0 / memory_days
+    for k in range(mem_in.shape[0]):
+        tot = let_in[k] + sent_back[k]
         if tot > 0:
-            pk.mem_in[k] = (1 - a) * pk.mem_in[k] + a * pk.let_in[d, k]
-            pk.mem_all[k] = (1 - a) * pk.mem_all[k] + a * tot
+            mem_in[k] = (1 - a) * mem_in[k] + a * let_in[k]
+            mem_all[k] = (1 - a) * mem_all[k] + a * tot

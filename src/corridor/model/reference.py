@@ -307,7 +307,7 @@ def staging_numpy(
     day: int,
     seed: int,
     beds: np.ndarray,
-    cross: np.ndarray,
+    cross: np.ndarray,  # [kind, nationality]
     give_up: np.ndarray,
     register: float,
     min_wait: int,
@@ -347,7 +347,7 @@ def staging_numpy(
         flags[reg] |= _U8(pp.CBP_ONE)
         t_cbp[reg] = day
         kind[reg] = np.where(kind[reg] == 0, 1, kind[reg])
-    go = ready & (uniforms(day_key(seed, STREAM["cross_decision"], day), u) < cross[kind])
+    go = ready & (uniforms(day_key(seed, STREAM["cross_decision"], day), u) < cross[kind, a])
     event[:n][go] = CROSS
     quit_wait = ready & ~go & (u_give < give_up[kind])
 

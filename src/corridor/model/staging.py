@@ -45,11 +45,25 @@ class StagingPack(NamedTuple):
     harm_street: float
     shelter_factor: float
     mpp_give_up: float
+    news_in: np.ndarray  # [nat] the departure module's border news (shared arrays)
+    news_all: np.ndarray  # [nat]
+    deterrence: float
+    reference: float
 
 
 class Staging(Module):
     name = "staging"
     PARAMS = (
+        Param(
+            "border_deterrence",
+            0.0,
+            "d log crossing hazard / d share sent back",
+            0.0,
+            20.0,
+            "calibration; the Jan 2023 drop after Title 42 reached Cubans, Haitians and "
+            "Nicaraguans (CBP SW file) happened within days, before any new departure",
+            range=(0.0, 6.0),
+        ),
         Param(
             "cross_per_day",
             0.12,
@@ -175,6 +189,7 @@ class Staging(Module):
     def pack(self) -> StagingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
         p, c = self.p, np.ascontiguousarray
+        dep = self.sim.module("departure")
         return StagingPack(
             c(self.beds, dtype=np.int64),
             c(self.cross, dtype=np.float64),
@@ -184,6 +199,10 @@ class Staging(Module):
             float(p["harm_per_day_street"]),
             float(p["harm_shelter_factor"]),
             float(p["mpp_give_up_per_day"]),
+            dep.news_in,
+            dep.news_all,
+            float(p["border_deterrence"]),
+            float(dep.p["pull_reference"]),
         )
 
     def step(self, day: int) -> None:
@@ -202,7 +221,7 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         day,
         seed,
         pk.beds[day],
-        pk.cross[day],
+        cross_today_nb(day, pk),
         pk.give_up,
         pk.register[day],
         pk.min_wait,
@@ -213,6 +232,23 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         event,
         flows,
     )
+
+
+@nb.njit(cache=True)
+def cross_today_nb(day, pk):
+    """Crossing hazards [kind, nationality] today. New arrivals weigh what they hear at the
+    border about the last days' outcomes for their nationality: the more are sent back, the
+    more hold back (``border_deterrence``); after an expulsion, a return or with an appointment
+    pending, the kind's own hazard applies."""
+    n_nat = pk.news_in.shape[0]
+    out = np.empty((pk.cross.shape[1], n_nat))
+    for a in range(n_nat):
+        sent = 1.0 - pk.news_in[a] / max(pk.news_all[a], 1e-9)
+        f = np.exp(-pk.deterrence * (sent - pk.reference))
+        for k in range(pk.cross.shape[1]):
+            out[k, a] = pk.cross[day, k]
+        out[0, a] = min(1.0, pk.cross[day, 0] * f)
+    return out
 
 
 @nb.njit(cache=True)
@@ -280,7 +316,7 @@ def staging_nb(
             if kind == 0:
                 kind = 1
         u = uniform_nb(k_cross, uid[i])
-        if u < cross[kind]:
+        if u < cross[kind, nat[i]]:
             event[i] = CROSS
         elif uniform_nb(k_give, uid[i]) < give_up[kind]:
             state[i] = pp.HOME
