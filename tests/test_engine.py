@@ -20,7 +20,7 @@ import corridor
 from corridor.api import prepare, warm_up
 from corridor.engine import people as pp
 from corridor.engine import rng
-from corridor.engine.reference import lottery_naive, pure
+from corridor.engine.reference import array_leaves, copy_args, lottery_naive, pure
 from corridor.engine.series import F
 from corridor.engine.sim import Simulation
 from corridor.model import (
@@ -70,20 +70,6 @@ assert set(KERNELS) <= set(ALL_KERNELS), "a required kernel is missing from its 
 # something is due for them (an MPP hearing; someone in US custody), which are rare at scale 1000.
 CAPTURE_DAYS = frozenset(range(0, 457, 5))
 EXTRA_DAYS = 10
-
-
-def _copy(args: tuple) -> tuple:
-    """Deep copy of arguments: arrays, and tuples / NamedTuples (packs, people) of them."""
-    out = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            out.append(a.copy())
-        elif isinstance(a, tuple):
-            inner = _copy(a)
-            out.append(type(a)(*inner) if hasattr(a, "_fields") else inner)
-        else:
-            out.append(a)
-    return tuple(out)
 
 
 # --- agents --------------------------------------------------------------------------------
@@ -179,9 +165,9 @@ def kernel_calls(make_scenario):
         def call(*args):
             if not wanted(name, today["day"]):
                 return real(*args)
-            before = _copy(args)
+            before = copy_args(args)
             out = real(*args)
-            calls[name].append((today["day"], before, out, _copy(args)))
+            calls[name].append((today["day"], before, out, copy_args(args)))
             return out
 
         return call
@@ -223,17 +209,6 @@ def test_other_step_kernels_equal_plain_python(kernel_calls) -> None:
             _check_kernel(kernel_calls, name)
 
 
-def _leaves(args) -> list[np.ndarray]:
-    """Every array inside the arguments, depth first (packs and people tuples included)."""
-    out: list[np.ndarray] = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            out.append(a)
-        elif isinstance(a, tuple):
-            out.extend(_leaves(a))
-    return out
-
-
 def _check_kernel(kernel_calls, name: str) -> None:
     originals, calls = kernel_calls
     kernel = originals[name]
@@ -242,15 +217,15 @@ def _check_kernel(kernel_calls, name: str) -> None:
     assert calls[name], f"{name} was never called on the capture days"
     changed = 0
     for day, before, out, after in calls[name]:
-        args = _copy(before)
+        args = copy_args(before)
         got = ref(*args)
         assert _same(got, out), (name, day, got, out)
-        for i, (x, y) in enumerate(zip(_leaves(args), _leaves(after), strict=True)):
+        for i, (x, y) in enumerate(zip(array_leaves(args), array_leaves(after), strict=True)):
             assert x.dtype == y.dtype
             np.testing.assert_array_equal(x, y, err_msg=f"{name} day {day} array {i}")
         changed += any(
             not np.array_equal(x, y)
-            for x, y in zip(_leaves(before), _leaves(after), strict=True)
+            for x, y in zip(array_leaves(before), array_leaves(after), strict=True)
         ) or (out is not None and bool(np.any(np.asarray(out, dtype=object) != 0)))
     assert changed, f"{name} changed and returned nothing on the replayed days: the check is empty"
 

@@ -25,6 +25,7 @@ import pytest
 from corridor.api import prepare
 from corridor.engine import people as pp
 from corridor.engine import rng
+from corridor.engine.reference import array_leaves, copy_args
 from corridor.engine.series import F
 from corridor.engine.sim import Simulation
 from corridor.model import bookkeeping, departure, encounter, processing, removal, staging, transit
@@ -74,30 +75,6 @@ class Call:
     variant: bool = False  # capacities or parameters changed: not the simulation's own call
 
 
-def _copy(args: tuple) -> tuple:
-    """Deep copy of arguments: arrays and (named) tuples of them."""
-    out = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            out.append(a.copy())
-        elif isinstance(a, tuple):
-            inner = _copy(a)
-            out.append(type(a)(*inner) if hasattr(a, "_fields") else inner)
-        else:
-            out.append(a)
-    return tuple(out)
-
-
-def _leaves(args: tuple) -> list[np.ndarray]:
-    out: list[np.ndarray] = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            out.append(a)
-        elif isinstance(a, tuple):
-            out.extend(_leaves(a))
-    return out
-
-
 def _call(case: str, day: int, kernel: str, args: tuple, variant: bool = False) -> Call:
     nb = {
         "departure_counts": departure.departure_counts_nb,
@@ -111,10 +88,10 @@ def _call(case: str, day: int, kernel: str, args: tuple, variant: bool = False) 
         "hearing": bookkeeping.hearing_nb,
         "stocks": bookkeeping.stocks_nb,
     }[kernel]
-    work = _copy(args)
+    work = copy_args(args)
     out = nb(*work)
     numpy = getattr(ref, f"{kernel}_numpy")
-    return Call(case, day, kernel, nb, numpy, _copy(args), out, work, variant)
+    return Call(case, day, kernel, nb, numpy, copy_args(args), out, work, variant)
 
 
 def _people(sim: Simulation) -> tuple[np.ndarray, ...]:
@@ -123,7 +100,7 @@ def _people(sim: Simulation) -> tuple[np.ndarray, ...]:
 
 def _saturated(ppl: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     """A copy of the people with every other person's uint8 counters at their maximum."""
-    out = _copy(ppl)
+    out = copy_args(ppl)
     for name in ("encounters", "expulsions", "removals"):
         out[list(pp.FIELDS).index(name)][::2] = 255
     return out
@@ -355,7 +332,7 @@ def _bookkeeping(case: str, sim: Simulation, day: int, calls: list[Call]) -> Cal
     calls.append(_call(case, day, "hearing", (n, day + 60, sim.seed, 0.3) + args[4:], True))
 
     def check() -> None:
-        left = _copy(ppl)
+        left = copy_args(ppl)
         kept = pp.compact_numpy(n, dict(zip(pp.FIELDS, left, strict=True)))
         assert kept == sim.people.n
         _assert_people(left, sim, kept, "hearing")
@@ -421,14 +398,14 @@ def test_kernel_equals_numpy_reference(calls: list[Call], kernel: str) -> None:
         assert len(replayed) >= MIN_DAYS, (kernel, case, sorted(replayed))
     changed = 0
     for c in mine:
-        args = _copy(c.before)
+        args = copy_args(c.before)
         got = c.numpy(*args)
         where = f"{kernel} {c.case} day {c.day}{' (variant)' if c.variant else ''}"
         assert _same(got, c.out), (where, got, c.out)
-        for i, (x, y) in enumerate(zip(_leaves(args), _leaves(c.after), strict=True)):
+        for i, (x, y) in enumerate(zip(array_leaves(args), array_leaves(c.after), strict=True)):
             assert x.dtype == y.dtype, (where, i)
             np.testing.assert_array_equal(x, y, err_msg=f"{where}: array {i}")
-        pairs = zip(_leaves(c.before), _leaves(c.after), strict=True)
+        pairs = zip(array_leaves(c.before), array_leaves(c.after), strict=True)
         moved = any(not np.array_equal(x, y) for x, y in pairs)
         changed += moved or bool(np.any(np.asarray(c.out, dtype=object) != 0))
     assert changed, f"{kernel} never changed or returned anything: the check is empty"

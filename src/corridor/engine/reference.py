@@ -90,3 +90,29 @@ def two_state_chain(p: float, q: float, t: int) -> float:
     if p + q == 0.0:
         return 1.0
     return q / (p + q) + p / (p + q) * (1.0 - p - q) ** t
+
+
+def copy_args(args: tuple) -> tuple:
+    """Deep copy of kernel arguments: arrays, and tuples / NamedTuples (packs, people) of them,
+    so a kernel and its reference can run on the same inputs."""
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a.copy())
+        elif isinstance(a, tuple):
+            inner = copy_args(a)
+            out.append(type(a)(*inner) if hasattr(a, "_fields") else inner)
+        else:
+            out.append(a)
+    return tuple(out)
+
+
+def array_leaves(args: tuple) -> list[np.ndarray]:
+    """Every array inside the arguments, depth first (packs and people tuples included)."""
+    out: list[np.ndarray] = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a)
+        elif isinstance(a, tuple):
+            out.extend(array_leaves(a))
+    return out
