@@ -77,23 +77,21 @@ def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int)
 def lottery_nb(key, n, state, flags, uid, slots, event):
     """Numba kernel of :func:`lottery` over registered waiting people; marks the winners'
     ``event`` as OFO_APPT and returns how many won."""
+    # One pass over the people: the registered waiting, with their priorities.
+    cand = np.empty(n, dtype=np.int64)
+    pri = np.empty(n)
     m = 0
     for i in range(n):
         if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
+            cand[m] = i
+            pri[m] = uniform_nb(key, uid[i])
             m += 1
-    cand = np.empty(m, dtype=np.int64)
-    j = 0
-    for i in range(n):
-        if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
-            cand[j] = i
-            j += 1
+    cand = cand[:m]
+    pri = pri[:m]
     if m <= slots:
         for i in cand:
             event[i] = OFO_APPT
         return m
-    pri = np.empty(m)
-    for j in range(m):
-        pri[j] = uniform_nb(key, uid[cand[j]])
     kth = np.partition(pri, slots - 1)[slots - 1]
     won = 0
     for j in range(m):  # strictly below the k-th priority: all win
