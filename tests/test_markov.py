@@ -87,6 +87,26 @@ HARM = 0.02
 SHELTER_FACTOR = 0.25
 
 
+def _stage_one_day(n, day, beds, ppl, event, flows) -> None:
+    """One day of the staging kernel with the test's fixed hazards (no CBP One)."""
+    staging_nb(
+        n,
+        day,
+        SEED,
+        beds,
+        np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
+        GIVE_UP_G,
+        0.0,
+        MIN_WAIT,
+        HARM,
+        SHELTER_FACTOR,
+        MPP_GIVE_UP,
+        ppl.arrays(),
+        event,
+        flows,
+    )
+
+
 def _population(per_group: int) -> pp.People:
     total = per_group * (len(GROUPS) + 1)
     ppl = pp.People(total)
@@ -139,22 +159,7 @@ def test_staging_matches_markov_chain(sheltered: bool) -> None:
     crossed = np.zeros(N_NAT, dtype=np.int64)
     checks = {2, 3, 5, 10, 20, 40, 60}
     for day in range(max(checks)):
-        staging_nb(
-            n,
-            day,
-            SEED,
-            beds,
-            np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
-            GIVE_UP_G,
-            0.0,
-            MIN_WAIT,
-            HARM,
-            SHELTER_FACTOR,
-            MPP_GIVE_UP,
-            ppl.arrays(),
-            event,
-            flows,
-        )
+        _stage_one_day(n, day, beds, ppl, event, flows)
         went = event[:n] == CROSS
         assert not went[ppl.state[:n] == pp.MPP].any()  # MPP waiters never cross
         crossed += np.bincount(ppl.nat[:n][went], minlength=N_NAT)
@@ -202,22 +207,7 @@ def test_staging_bed_allocation_is_first_come_first_served() -> None:
     beds[0] = 700
     for day in range(5):
         waiting_before = np.flatnonzero(np.isin(ppl.state[:n], (pp.WAITING, pp.MPP)))
-        staging_nb(
-            n,
-            day,
-            SEED,
-            beds,
-            np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
-            GIVE_UP_G,
-            0.0,
-            MIN_WAIT,
-            HARM,
-            SHELTER_FACTOR,
-            MPP_GIVE_UP,
-            ppl.arrays(),
-            event,
-            flows,
-        )
+        _stage_one_day(n, day, beds, ppl, event, flows)
         got_bed = waiting_before[:700]
         still = np.isin(ppl.state[got_bed], (pp.WAITING, pp.MPP))
         assert ((ppl.flags[got_bed[still]] & pp.IN_SHELTER) != 0).all()
