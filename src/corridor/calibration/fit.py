@@ -65,6 +65,8 @@ FREE: tuple[Free, ...] = (
     Free("encounter.port_share", 0.01, 0.4, 0.08),
     Free("staging.cross_per_day_registered", 0.002, 0.1, 0.03),
     Free("staging.register_per_day", 0.02, 0.5, 0.1),
+    Free("staging.policy_deterrence", 0.0, 6.0, 1.5),
+    Free("staging.expulsion_weight", 0.0, 1.0, 0.3),
 )
 
 

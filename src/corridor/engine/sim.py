@@ -18,6 +18,7 @@ import numpy as np
 from corridor.engine.params import Param, table
 from corridor.engine.people import People
 from corridor.engine.series import N_FLOWS, N_STOCKS
+from corridor.model import inputs
 from corridor.model.places import DEMOGRAPHICS, N_NAT, N_PLACES
 from corridor.scenario.levers import KEY_INDEX
 from corridor.scenario.schema import Scenario
@@ -73,6 +74,7 @@ class Simulation:
     ) -> None:
         self.scn = scn
         self.push_knots = push_knots  # a calibration's candidate push curves, else shipped
+        self.data_end = inputs.data_end(push_knots)  # no input from data after this month
         self.seed = int(scn.seed)
         self.scale = int(scn.scale)
         self.n_days = scn.n_days

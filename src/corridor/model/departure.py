@@ -246,8 +246,8 @@ class Departure(Module):
         super().__init__(sim)
         scn = sim.scn
         self.push = inputs.push_daily(scn.start, sim.n_days, sim.push_knots)  # people/day
-        self.demo_cdf = np.cumsum(inputs.demographic_shares(), axis=2)
-        self.fy = _fiscal_year_index(scn)
+        self.demo_cdf = np.cumsum(inputs.demographic_shares(sim.data_end), axis=2)
+        self.fy = fiscal_year_index(scn)
         self.darien_p = np.array([1.0 if n in DARIEN_NATIONALITIES else 0.0 for n in NATIONALITIES])
         self.darien_p[NAT["other"]] = self.p["darien_share_other"]
         let_in = self.p["initial_share_let_in"]
@@ -345,7 +345,7 @@ class Departure(Module):
         )
 
 
-def _fiscal_year_index(scn) -> np.ndarray:
+def fiscal_year_index(scn) -> np.ndarray:
     """Index into FY2020..FY2024 for each day (clipped)."""
     dates = np.arange(scn.n_days) + np.datetime64(scn.start)
     months = dates.astype("M8[M]").astype(np.int64)

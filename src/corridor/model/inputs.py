@@ -30,6 +30,7 @@ from corridor.model.places import (
 FIRST_MONTH = pd.Timestamp("2019-10-01")
 LAST_DATA_MONTH = pd.Timestamp("2023-12-01")
 KNOT_MONTHS = 3  # one push knot per quarter
+HOLD_KNOTS = 4  # beyond the data, push holds at the mean of this many last knots
 PUSH_FILE = "calibration/push_knots.csv"
 
 
@@ -48,33 +49,53 @@ def _group_of(nat: str) -> str:
     return nat if nat in ("mexico", "guatemala", "honduras", "el_salvador") else "other"
 
 
-@lru_cache(maxsize=1)
-def demographic_shares() -> np.ndarray:
+def data_end(knots: pd.DataFrame | None) -> pd.Timestamp:
+    """The last month of data a run may use: the last month of its push curves' last quarter
+    (a calibration through December 2022 gives December 2022), else the shipped data's."""
+    if knots is None or len(knots) == 0:
+        return LAST_DATA_MONTH
+    last = pd.Timestamp(pd.to_datetime(knots["knot"]).max())
+    return min(last + pd.DateOffset(months=KNOT_MONTHS - 1), LAST_DATA_MONTH)
+
+
+@lru_cache(maxsize=4)
+def demographic_shares(last_month: pd.Timestamp = LAST_DATA_MONTH) -> np.ndarray:
     """Share of each demographic by fiscal year (FY2020..FY2024) and nationality: [5, N_NAT, 4].
 
-    From CBP's SW file (both components, both titles); the "Other" group's mix is used for the
-    nationalities inside it.
+    From CBP's SW file (both components, both titles), months up to ``last_month`` only; a
+    fiscal year not complete by then takes the twelve months ending at ``last_month``. The
+    "Other" group's mix is used for the nationalities inside it.
     """
     sw = _sw()
-    out = np.zeros((5, N_NAT, len(DEMOGRAPHICS)))
+    sw = sw[sw.month <= last_month]
+    recent = sw[sw.month > last_month - pd.DateOffset(months=12)]
     g = sw.groupby(["fiscal_year", "citizenship", "demographic"])["count"].sum()
+    tail = recent.groupby(["citizenship", "demographic"])["count"].sum()
+    out = np.zeros((5, N_NAT, len(DEMOGRAPHICS)))
     for fy_i, fy in enumerate(range(2020, 2025)):
+        complete = pd.Timestamp(f"{fy}-09-01") <= last_month
         for n, nat in enumerate(NATIONALITIES):
-            row = np.array([g.get((fy, _group_of(nat), d), 0) for d in DEMOGRAPHICS], float)
+            grp = _group_of(nat)
+            if complete:
+                row = [g.get((fy, grp, d), 0) for d in DEMOGRAPHICS]
+            else:
+                row = [tail.get((grp, d), 0) for d in DEMOGRAPHICS]
+            row = np.array(row, float)
             out[fy_i, n] = row / row.sum()
     return out
 
 
-@lru_cache(maxsize=1)
-def _sector_table() -> pd.DataFrame:
+@lru_cache(maxsize=4)
+def _sector_table(last_month: pd.Timestamp = LAST_DATA_MONTH) -> pd.DataFrame:
     s = ohss.usbp_by_sector()
-    s = s[(s.month >= FIRST_MONTH) & (s.month <= LAST_DATA_MONTH)]
+    s = s[(s.month >= FIRST_MONTH) & (s.month <= last_month)]
     return s.pivot(index="month", columns="sector", values="count")[list(SECTORS)]
 
 
-def sector_shares(n_months: int) -> np.ndarray:
-    """Share of Border Patrol encounters by sector for each month since Oct 2019: [m, 9]."""
-    tab = _sector_table().to_numpy(float)
+def sector_shares(n_months: int, last_month: pd.Timestamp = LAST_DATA_MONTH) -> np.ndarray:
+    """Share of Border Patrol encounters by sector for each month since Oct 2019: [m, 9];
+    months after ``last_month`` take the mean of the last twelve months of data."""
+    tab = _sector_table(last_month).to_numpy(float)
     tab = tab / tab.sum(axis=1, keepdims=True)
     tail = tab[-12:].mean(axis=0)
     out = np.empty((n_months, len(SECTORS)))
@@ -84,13 +105,15 @@ def sector_shares(n_months: int) -> np.ndarray:
     return out
 
 
-def city_choice(n_months: int, matamoros_share_of_rgv: float) -> tuple[np.ndarray, np.ndarray]:
+def city_choice(
+    n_months: int, matamoros_share_of_rgv: float, last_month: pd.Timestamp = LAST_DATA_MONTH
+) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative city-choice probabilities [m, 8] and, per city, P(second sector) [m, 8].
 
     Cities facing two sectors (Mexicali: El Centro/Yuma; Juarez: El Paso/Big Bend) cross into
     the second with the sectors' share ratio. Reynosa and Matamoros split Rio Grande Valley.
     """
-    sec = sector_shares(n_months)
+    sec = sector_shares(n_months, last_month)
     city_p = np.zeros((n_months, len(BORDER_CITIES)))
     alt = np.zeros((n_months, len(BORDER_CITIES)))
     ci = {c: i for i, c in enumerate(BORDER_CITIES)}
@@ -192,7 +215,7 @@ def push_daily(start: dt.date, n_days: int, knots: pd.DataFrame | None = None) -
         kd = ((k.knot - FIRST_MONTH).dt.days + 45).to_numpy(float)
         kv = k.log_push.to_numpy(float)
         kd = np.append(kd, kd[-1] + 90)
-        kv = np.append(kv, kv[-4:].mean())
+        kv = np.append(kv, kv[-HOLD_KNOTS:].mean())
         out[:, n] = np.exp(np.interp(days, kd, kv))
     moy = dates.astype("M8[M]").astype(np.int64) % 12
     return out * seasonal_profile()[moy][:, None]

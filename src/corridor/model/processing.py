@@ -22,6 +22,8 @@ from corridor.engine.params import Param
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F
 from corridor.engine.sim import Module
+from corridor.model import inputs
+from corridor.model.departure import fiscal_year_index
 from corridor.model.encounter import OFO, OFO_APPT, PRIMARY_SECTOR, SECOND_SECTOR, USBP, sector_of
 from corridor.model.places import BORDER_CITIES, DEMO, DEMOGRAPHICS, NATIONALITIES, PLACE
 
@@ -165,6 +167,38 @@ class Processing(Module):
         out[_SA] = self.p["t42_adult_share"]
         out[_UAC] = 0.0
         return out
+
+    def announced_outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        """P(Title 42 expulsion) and P(a Title 8 consequence) [day, nat] for someone crossing
+        between ports under each day's policy as announced, over the nationality's
+        demographic mix that fiscal year.
+
+        This is what people already waiting at the border know the day a policy changes (the
+        news, the announcement), before anyone they know has been through it. It follows
+        :func:`_decide` without its capacity limits (beds, the take-back cap): Title 42
+        expulsion where Mexico accepts the nationality (or a removal flight exists); under
+        Title 8, for Mexicans the return share, for nationalities Mexico takes back a return,
+        else MPP plus the removal share where flights exist. Children alone are never sent
+        back. The emergency switch, which depends on the day's encounters, is not announced.
+        """
+        sim, p = self.sim, self.p
+        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]  # [day, nat, demo]
+        t42 = self.t42[:, None] * ((self.accepts > 0) | (self.flights > 0))  # [day, nat]
+        flight = (self.flights > 0).astype(float)
+        t8 = np.maximum(self.takeback > 0, self.mpp[:, None] + self.removal_share[:, None] * flight)
+        t8 = np.minimum(t8, 1.0)
+        p42 = np.zeros((sim.n_days, len(NATIONALITIES)))
+        p8 = np.zeros((sim.n_days, len(NATIONALITIES)))
+        for d in range(len(DEMOGRAPHICS)):
+            if d == _UAC:
+                continue
+            mex = p["mexican_return_share_adult"] if d == _SA else p["mexican_return_share_family"]
+            t8_d = t8.copy()
+            t8_d[:, 0] = mex
+            s42 = t42 * self.t42_share()[d]
+            p42 += shares[:, :, d] * s42
+            p8 += shares[:, :, d] * (1.0 - s42) * t8_d
+        return p42, p8
 
     def pack(self) -> ProcessingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""

@@ -20,7 +20,7 @@ from corridor.engine.params import Param
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F
 from corridor.engine.sim import Module
-from corridor.model.places import BORDER_CITIES, PLACE
+from corridor.model.places import BORDER_CITIES, NATIONALITIES, PLACE
 
 _ST_CBP_ONE_REGISTER = STREAM["cbp_one_register"]
 _ST_CROSS_DECISION = STREAM["cross_decision"]
@@ -38,7 +38,7 @@ class StagingPack(NamedTuple):
     """What :func:`staging_day_nb` needs (fused driver)."""
 
     beds: np.ndarray  # [day, city] int64 agents
-    cross: np.ndarray  # [day, kind] 1/day
+    cross: np.ndarray  # [day, kind, nat] 1/day
     give_up: np.ndarray  # [kind] 1/day
     register: np.ndarray  # [day] 1/day
     min_wait: int
@@ -63,6 +63,28 @@ class Staging(Module):
             "calibration; the Jan 2023 drop after Title 42 reached Cubans, Haitians and "
             "Nicaraguans (CBP SW file) happened within days, before any new departure",
             range=(0.0, 6.0),
+        ),
+        Param(
+            "policy_deterrence",
+            0.0,
+            "d log crossing hazard / d P(sent back) as announced",
+            0.0,
+            20.0,
+            "calibration; Cuban and Nicaraguan Border Patrol encounters fell ~85% in the month "
+            "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
+            "already in Mexico held back at the announcement, before any new departure",
+            range=(0.0, 6.0),
+        ),
+        Param(
+            "expulsion_weight",
+            0.3,
+            "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
+            0.0,
+            1.0,
+            "calibration; an expulsion carried no penalty and could be retried at once "
+            "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
+            "five-year bar",
+            range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
@@ -186,13 +208,34 @@ class Staging(Module):
         )
         self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
 
+    def cross_by_nationality(self) -> np.ndarray:
+        """Crossing hazards [day, kind, nat]. Those not yet sent back (new arrivals, CBP One
+        registrants) hold back by exp(-policy_deterrence x severity), the severity of
+        crossing between ports under the policy announced that day: P(Title 8 consequence)
+        + expulsion_weight x P(Title 42 expulsion) + 1 where a parole programme open to the
+        nationality is forfeited by crossing (CHNV), at most 1. After an expulsion or a
+        return, the kind's own hazard applies (they have been through it)."""
+        out = np.repeat(self.cross[:, :, None], len(NATIONALITIES), axis=2)
+        k = self.p["policy_deterrence"]
+        if k > 0:
+            out[:, :2, :] *= np.exp(-k * self.severity())[:, None, :]
+        return out
+
+    def severity(self) -> np.ndarray:
+        """What crossing between ports risks under the announced policy [day, nat], 0-1."""
+        sim = self.sim
+        p42, p8 = sim.module("processing").announced_outcomes()
+        parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
+        parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
+        return np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
+
     def pack(self) -> StagingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
         p, c = self.p, np.ascontiguousarray
         dep = self.sim.module("departure")
         return StagingPack(
             c(self.beds, dtype=np.int64),
-            c(self.cross, dtype=np.float64),
+            c(self.cross_by_nationality(), dtype=np.float64),
             c(self.give_up, dtype=np.float64),
             c(self.register, dtype=np.float64),
             int(p["min_wait_days"]),
@@ -246,8 +289,8 @@ def cross_today_nb(day, pk):
         sent = 1.0 - pk.news_in[a] / max(pk.news_all[a], 1e-9)
         f = np.exp(-pk.deterrence * (sent - pk.reference))
         for k in range(pk.cross.shape[1]):
-            out[k, a] = pk.cross[day, k]
-        out[0, a] = min(1.0, pk.cross[day, 0] * f)
+            out[k, a] = pk.cross[day, k, a]
+        out[0, a] = min(1.0, pk.cross[day, 0, a] * f)
     return out
 
 

@@ -160,7 +160,7 @@ class Transit(Module):
         self.month0 = int(months)
         n_months = int(months) + sim.n_days // 28 + 3
         self.city_cdf, self.alt_sector = inputs.city_choice(
-            max(n_months, 1), self.p["matamoros_share_of_rgv"]
+            max(n_months, 1), self.p["matamoros_share_of_rgv"], sim.data_end
         )
         self.travel = np.array([TRANSIT_TO_CITY_DAYS[c] for c in BORDER_CITIES])
         self.deport_p = np.full(len(NATIONALITIES), self.p["deportable_share_other"])
