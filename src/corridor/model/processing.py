@@ -182,7 +182,8 @@ class Processing(Module):
         back. The emergency switch, which depends on the day's encounters, is not announced.
         """
         sim, p = self.sim, self.p
-        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]  # [day, nat, demo]
+        # [day, nat, demo]
+        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]
         t42 = self.t42[:, None] * ((self.accepts > 0) | (self.flights > 0))  # [day, nat]
         flight = (self.flights > 0).astype(float)
         t8 = np.maximum(self.takeback > 0, self.mpp[:, None] + self.removal_share[:, None] * flight)

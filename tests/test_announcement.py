@@ -1,0 +1,134 @@
+"""Announced-policy deterrence at the border, and the data cut-off of a run's inputs.
+
+People waiting in a border city who have not yet been sent back weigh what crossing between
+ports risks under the policy announced that day (``Staging.severity``); the test checks the
+hazards against the closed form exp(-kappa x severity), the severity against the policy
+timeline, and the effect on crossings the week Title 42 reached Cubans and Nicaraguans.
+A run whose push curves end in December 2022 must take no input from later data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import corridor
+from corridor.api import prepare
+from corridor.engine.sim import Simulation
+from corridor.model import inputs
+from corridor.model.places import DEMOGRAPHICS, NAT
+from corridor.model.registry import PHASES
+
+SCN = {
+    "name": "announce",
+    "start": "2022-10-01",
+    "end": "2023-02-28",
+    "decision_date": "2023-02-28",
+    "scale": 400,
+}
+CHN_DAY = pd.Timestamp("2023-01-05")  # Title 42 extended to Cubans, Haitians, Nicaraguans
+
+
+def _sim(kappa: float, weight: float = 0.3) -> Simulation:
+    scn = prepare(
+        SCN,
+        parameters={"staging.policy_deterrence": kappa, "staging.expulsion_weight": weight},
+    )
+    return Simulation(scn, list(PHASES))
+
+
+def _day(sim: Simulation, date: str | pd.Timestamp) -> int:
+    return (pd.Timestamp(date) - pd.Timestamp(sim.scn.start)).days
+
+
+def test_severity_follows_the_policy_timeline() -> None:
+    sim = _sim(2.0)
+    sev = sim.module("staging").severity()
+    before, after = _day(sim, CHN_DAY) - 1, _day(sim, CHN_DAY)
+    cuba, mex = NAT["cuba"], NAT["mexico"]
+    # Cubans: nothing announced before January 5 (no Title 42 return to Mexico, no flights,
+    # no parole); from then on, parole forfeited by crossing: severity 1.
+    assert sev[before, cuba] < 0.05
+    assert sev[after, cuba] == 1.0
+    # Venezuelans have had the parole programme since October 2022.
+    assert sev[_day(sim, "2022-11-01"), NAT["venezuela"]] == 1.0
+    # Mexicans: no change that day; always within [0, 1].
+    assert sev[after, mex] == pytest.approx(sev[before, mex])
+    assert (sev >= 0).all() and (sev <= 1).all()
+
+
+def test_announced_outcomes_are_probabilities_net_of_unaccompanied_children() -> None:
+    sim = _sim(2.0)
+    p42, p8 = sim.module("processing").announced_outcomes()
+    shares = inputs.demographic_shares(sim.data_end)
+    uac_min = shares[:, :, DEMOGRAPHICS.index("uac")].min(axis=0)
+    total = p42 + p8
+    assert (p42 >= 0).all() and (p8 >= 0).all()
+    # Children alone are never sent back: P(sent back) <= 1 - their share (every fiscal year).
+    assert (total <= 1.0 - uac_min[None, :] + 1e-12).all()
+    # Title 42 applies to Cubans only from January 5, 2023.
+    assert p42[: _day(sim, CHN_DAY), NAT["cuba"]].max() == 0.0
+    assert p42[_day(sim, CHN_DAY), NAT["cuba"]] > 0.5
+
+
+@pytest.mark.parametrize("kappa", [0.5, 2.0])
+def test_hazards_are_the_closed_form(kappa: float) -> None:
+    off, on = _sim(0.0), _sim(kappa)
+    sev = on.module("staging").severity()
+    base = off.module("staging").cross_by_nationality()
+    got = on.module("staging").cross_by_nationality()
+    expect = base.copy()
+    expect[:, :2, :] *= np.exp(-kappa * sev)[:, None, :]
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
+    # Re-crossers after an expulsion or a return keep their own hazard.
+    np.testing.assert_array_equal(got[:, 2:, :], base[:, 2:, :])
+
+
+def _bp(ds, nat: str, t0: str, t1: str) -> int:
+    f = ds.flows.sel(flow="encounters_usbp", nationality=nat, time=slice(t0, t1))
+    return int(f.sum())
+
+
+def test_cubans_hold_back_the_week_title42_reaches_them() -> None:
+    """Same draws (common random numbers): with deterrence, Cuban Border Patrol encounters
+    in the two weeks after January 5 fall well below the run without it, while Mexican ones
+    (whose severity barely moved that day) change far less."""
+    off = corridor.run(SCN, parameters={"staging.policy_deterrence": 0.0}, draw=None)
+    on = corridor.run(SCN, parameters={"staging.policy_deterrence": 3.0}, draw=None)
+    t0, t1 = "2023-01-06", "2023-01-19"
+    cuba_off, cuba_on = _bp(off, "cuba", t0, t1), _bp(on, "cuba", t0, t1)
+    assert cuba_off > 0
+    assert cuba_on < 0.5 * cuba_off
+    # Before the announcement both runs see Cubans at Title 8 severity ~0: similar counts.
+    pre_off, pre_on = (
+        _bp(off, "cuba", "2022-12-01", "2022-12-31"),
+        _bp(on, "cuba", "2022-12-01", "2022-12-31"),
+    )
+    assert pre_on > 0.5 * pre_off
+
+
+def test_data_end_follows_the_push_knots() -> None:
+    knots = inputs.initial_push_knots(end="2022-12-31")
+    assert inputs.data_end(knots) == pd.Timestamp("2022-12-01")
+    assert inputs.data_end(None) == inputs.LAST_DATA_MONTH
+    scn = prepare(SCN)
+    assert Simulation(scn, list(PHASES), push_knots=knots).data_end == pd.Timestamp("2022-12-01")
+
+
+def test_inputs_take_no_data_after_the_cut_off() -> None:
+    cut = pd.Timestamp("2022-12-01")
+    shares = inputs.demographic_shares(cut)
+    # FY2023 and FY2024 are not complete by December 2022: both take calendar 2022's mix.
+    np.testing.assert_array_equal(shares[3], shares[4])
+    sw = inputs._sw()
+    y22 = sw[(sw.month >= "2022-01-01") & (sw.month <= cut) & (sw.citizenship == "mexico")]
+    mix = y22.groupby("demographic")["count"].sum().reindex(DEMOGRAPHICS).to_numpy(float)
+    np.testing.assert_allclose(shares[3, NAT["mexico"]], mix / mix.sum())
+    # Complete fiscal years are their own; the full data agree on them.
+    np.testing.assert_array_equal(shares[:3], inputs.demographic_shares()[:3])
+    # Sectors: months after the cut-off hold the mean of the twelve months up to it.
+    sec = inputs.sector_shares(60, cut)
+    k = 39  # months Oct 2019 .. Dec 2022
+    np.testing.assert_allclose(sec[k:], np.tile(sec[k - 12 : k].mean(axis=0), (60 - k, 1)))
+    np.testing.assert_array_equal(sec[:k], inputs.sector_shares(60)[:k])
