@@ -37,7 +37,7 @@ from corridor.model.registry import PHASES
 MODEL_MODULES = (departure, transit, staging, encounter, processing, removal, bookkeeping)
 # Each step calls one compiled day function (the same the fused driver calls), which calls
 # the module's kernels (spawn_nb, transit_nb, staging_nb, lottery_nb, encounter_nb,
-# processing_nb, removal_nb, hearing_nb, stocks_nb, compact_nb...). Replaying a day function
+# processing_nb, removal_nb, end_of_day_nb...). Replaying a day function
 # through ``pure`` replays every kernel it calls as plain Python too.
 KERNELS = {
     "departure_counts_nb": departure,
@@ -66,8 +66,9 @@ assert set(KERNELS) <= set(ALL_KERNELS), "a required kernel is missing from its 
 
 # Days of the stress scenario (2022-10-01 to 2023-12-31) whose kernel calls are replayed: every
 # fifth day (Title 42, CBP One, then from June 2023 the asylum rule with MPP, the emergency
-# authority and more flights). hearing_nb and removal_nb are also replayed on the first days
-# something is due for them (an MPP hearing; someone in US custody), which are rare at scale 1000.
+# authority and more flights). bookkeeping_day_nb and removal_day_nb are also replayed on the
+# first days something is due for them (an MPP hearing; someone in US custody), which are rare
+# at scale 1000.
 CAPTURE_DAYS = frozenset(range(0, 457, 5))
 EXTRA_DAYS = 10
 

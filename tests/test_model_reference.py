@@ -52,8 +52,7 @@ KERNELS = (
     "encounter",
     "processing",
     "removal",
-    "hearing",
-    "stocks",
+    "end_of_day",
 )
 MIN_DAYS = 3  # each kernel is replayed on at least this many days of each run
 # MPP hearings are rare at this scale: also replay the first days on which one is due.
@@ -85,8 +84,7 @@ def _call(case: str, day: int, kernel: str, args: tuple, variant: bool = False) 
         "encounter": encounter.encounter_nb,
         "processing": processing.processing_nb,
         "removal": removal.removal_nb,
-        "hearing": bookkeeping.hearing_nb,
-        "stocks": bookkeeping.stocks_nb,
+        "end_of_day": bookkeeping.end_of_day_nb,
     }[kernel]
     work = copy_args(args)
     out = nb(*work)
@@ -322,22 +320,20 @@ def _removal(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
 def _bookkeeping(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callable[[], None]:
     pk = sim.module("bookkeeping").pk
     n = sim.people.n
+    stocks = np.zeros_like(sim.res.stocks[day])
     args = (n, day, sim.seed, pk.relief, pk.home_after, _people(sim), sim.res.flows[day].copy())
-    hearing = _call(case, day, "hearing", args)
-    calls.append(hearing)
-    ppl = hearing.after[5]
-    stocks = _call(case, day, "stocks", (n, ppl, np.zeros_like(sim.res.stocks[day])))
-    calls.append(stocks)
+    args += (stocks, bookkeeping.new_histogram())
+    c = _call(case, day, "end_of_day", args)
+    calls.append(c)
     # Everyone in MPP has their hearing (60 days on), and relief is common.
-    calls.append(_call(case, day, "hearing", (n, day + 60, sim.seed, 0.3) + args[4:], True))
+    calls.append(_call(case, day, "end_of_day", (n, day + 60, sim.seed, 0.3) + args[4:], True))
 
     def check() -> None:
-        left = copy_args(ppl)
-        kept = pp.compact_numpy(n, dict(zip(pp.FIELDS, left, strict=True)))
-        assert kept == sim.people.n
-        _assert_people(left, sim, kept, "hearing")
-        np.testing.assert_array_equal(hearing.after[6], sim.res.flows[day])
-        np.testing.assert_array_equal(stocks.after[2], sim.res.stocks[day])
+        assert c.out == sim.people.n
+        _assert_people(c.after[5], sim, c.out, "end_of_day")
+        np.testing.assert_array_equal(c.after[6], sim.res.flows[day])
+        np.testing.assert_array_equal(c.after[7], sim.res.stocks[day])
+        assert not c.after[8].any()  # the scratch histogram is left zeroed
 
     return check
 
@@ -418,8 +414,9 @@ def _candidates(c: Call) -> int:
 
 
 def _hearings(c: Call) -> int:
-    """MPP hearings due in a hearing call."""
-    n, day, *_, ppl, _ = c.before
+    """MPP hearings due in an end-of-day call."""
+    n, day, *_ = c.before
+    ppl = c.before[5]
     state, t_next = ppl[list(pp.FIELDS).index("state")], ppl[list(pp.FIELDS).index("t_next")]
     return int(((state[:n] == pp.MPP) & (t_next[:n] <= day)).sum())
 
@@ -455,9 +452,10 @@ def test_replayed_calls_exercise_the_model(calls: list[Call]) -> None:
     assert sum(_flow(c, "mpp_enrollments") for c in by["processing"]) > 0
     assert sum(_flow(c, "removals") for c in real["removal"]) > 0
     assert sum(_flow(c, "releases") for c in real["removal"]) > 0  # held too long
-    assert sum(_hearings(c) for c in real["hearing"]) >= HEARING_DAYS
-    assert sum(_flow(c, "releases") for c in by["hearing"]) > 0  # relief
-    assert sum(_flow(c, "gave_up") for c in by["hearing"]) > 0  # home after an order
+    assert sum(_hearings(c) for c in real["end_of_day"]) >= HEARING_DAYS
+    assert sum(_flow(c, "releases") for c in by["end_of_day"]) > 0  # relief
+    assert sum(_flow(c, "gave_up") for c in by["end_of_day"]) > 0  # home after an order
+    assert any(c.out < c.before[0] for c in real["end_of_day"])  # compaction drops people
     # The allocations in index order bind: INM's capacity, Mexico's deportation cap, the
     # take-back cap and beds (each exhausted with people still wanting), seats, slots.
     assert any(c.out[0] == c.before[7] > 0 for c in by["transit"] if c.variant)

@@ -67,7 +67,7 @@ def daily_frame(ds: xr.Dataset) -> pd.DataFrame:
                     "series": arr[dim].values[idx[1]],
                     "nationality": arr["nationality"].values[idx[2]],
                     "place": arr["place"].values[idx[3]],
-                    "value": arr.values[idx],
+                    "value": arr.values[idx].astype(np.int64),  # int64 whatever the dtype
                 }
             )
         )

@@ -17,12 +17,11 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
-from corridor.engine.people import compact_nb
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F, S
 from corridor.engine.sim import Module
 from corridor.model.departure import remember_nb
-from corridor.model.places import PLACE
+from corridor.model.places import N_NAT, N_PLACES, PLACE
 from corridor.scenario.levers import KEY_INDEX
 
 _ST_MPP_HEARING = STREAM["mpp_hearing"]
@@ -55,6 +54,7 @@ class BookkeepingPack(NamedTuple):
     emergency: np.ndarray  # [day] bool, the module's own (updated in place)
     let_in_idx: np.ndarray  # flow indices
     sent_back_idx: np.ndarray  # flow indices
+    histogram: np.ndarray  # scratch for end_of_day_nb
 
 
 class Bookkeeping(Module):
@@ -109,6 +109,7 @@ class Bookkeeping(Module):
             self.emergency,
             _LET_IN_IDX,
             _SENT_BACK_IDX,
+            new_histogram(),
         )
 
     def step(self, day: int) -> None:
@@ -133,13 +134,13 @@ class Bookkeeping(Module):
 def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows, stocks):
     """:meth:`Bookkeeping.step` (with the departure memory's update); returns (emergency on,
     days below the off threshold, live count after compaction)."""
-    hearing_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows)
+    # The switch reads only encounters, which hearings do not change: it can go first.
     emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
-    stocks_nb(n, ppl, stocks)
+    n = end_of_day_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram)
     outcome_sums_nb(flows, pk.let_in_idx, dep.let_in[day])
     outcome_sums_nb(flows, pk.sent_back_idx, dep.sent_back[day])
     remember_nb(day, dep)
-    return emergency, below_days, compact_nb(n, ppl)
+    return emergency, below_days, n
 
 
 @nb.njit(cache=True)
@@ -166,37 +167,6 @@ def emergency_nb(day, pk, on, below_days, flows):
     return on, below_days
 
 
-@nb.njit(cache=True)
-def hearing_nb(
-    n,
-    day,
-    seed,
-    relief,
-    home_after,
-    ppl,
-    flows,
-):
-    """MPP hearings due today: relief (enter the US) or a removal order (home or wait)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k = day_key_nb(seed, _ST_MPP_HEARING, day)
-    for i in range(n):
-        if state[i] != pp.MPP or t_next[i] > day:
-            continue
-        u = uniform_nb(k, uid[i])
-        flags[i] &= ~np.uint8(pp.IN_SHELTER)
-        if u < relief:
-            flows[_REL, nat[i], place[i]] += 1
-            state[i] = pp.IN_US
-            place[i] = _US
-        elif u < relief + (1.0 - relief) * home_after:
-            flows[_GAVE_UP, nat[i], place[i]] += 1
-            state[i] = pp.HOME
-            place[i] = _HOME
-        else:
-            state[i] = pp.WAITING
-            t_state[i] = day
-
-
 _S_WAIT = S["waiting"]
 _S_SHELTER = S["in_shelter"]
 _S_STREET = S["on_street"]
@@ -208,32 +178,108 @@ _S_MPP = S["mpp_waiting"]
 _S_CBP1 = S["cbp_one_registered"]
 
 
+# Head counts go through a histogram of (state, shelter and CBP One bits, nationality, place):
+# one unconditional increment per person, no branch on the state (states are mixed in array
+# order, so a branch on them mispredicts about every other person). Where people are counted:
+# travelling south at the origin, in transit at mexico_transit, everyone else where they are.
+_N_KEYS = pp.N_ACTIVE_STATES * 4  # state x (IN_SHELTER | CBP_ONE) bits
+_FIXED_PLACE = np.full(pp.N_ACTIVE_STATES, -1, dtype=np.int64)
+_FIXED_PLACE[pp.TRAVEL_SOUTH] = _ORIGIN
+_FIXED_PLACE[pp.MEXICO_TRANSIT] = _TRANSIT
+
+
+def _key_rows() -> np.ndarray:
+    """The stock rows each histogram key adds to (-1: none) [key, 3]."""
+    rows = np.full((_N_KEYS, 3), -1, dtype=np.int64)
+    for s in range(pp.N_ACTIVE_STATES):
+        for bits in range(4):
+            r = rows[s * 4 + bits]
+            if s in (pp.WAITING, pp.MPP):
+                r[0] = _S_WAIT
+                r[1] = _S_SHELTER if bits & pp.IN_SHELTER else _S_STREET
+                if s == pp.MPP:
+                    r[2] = _S_MPP
+                elif bits & pp.CBP_ONE:
+                    r[2] = _S_CBP1
+            else:
+                r[0] = {
+                    pp.MEXICO_TRANSIT: _S_TRANSIT,
+                    pp.TRAVEL_SOUTH: _S_SOUTH,
+                    pp.MEXICO_DETAINED: _S_MXDET,
+                    pp.US_CUSTODY: _S_CUSTODY,
+                }[s]
+    return rows
+
+
+_KEY_ROWS = _key_rows()
+
+
+def new_histogram() -> np.ndarray:
+    """Scratch for :func:`end_of_day_nb` (all zeros, and left so)."""
+    return np.zeros((_N_KEYS, N_NAT, N_PLACES), dtype=np.int32)
+
+
 @nb.njit(cache=True)
-def stocks_nb(n, ppl, stocks):
-    """End-of-day head counts by nationality and place."""
+def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist):
+    """MPP hearings due today (relief: enter the US; a removal order: home or wait again), the
+    end-of-day head counts by nationality and place, and the compaction of absorbed people,
+    in one pass over the people (each person's hearing, count and move touch only that
+    person). Returns the live count after compaction (:func:`corridor.engine.people.compact_nb`
+    keeps the same people in the same order). ``hist`` is zeroed scratch
+    (:func:`new_histogram`), left zeroed."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    k = day_key_nb(seed, _ST_MPP_HEARING, day)
+    j = 0
     for i in range(n):
         s = state[i]
+        if s >= pp.N_ACTIVE_STATES:
+            continue
         a = nat[i]
-        if s == pp.WAITING or s == pp.MPP:
-            c = place[i]
-            stocks[_S_WAIT, a, c] += 1
-            if flags[i] & pp.IN_SHELTER:
-                stocks[_S_SHELTER, a, c] += 1
-            else:
-                stocks[_S_STREET, a, c] += 1
-            if s == pp.MPP:
-                stocks[_S_MPP, a, c] += 1
-            elif flags[i] & pp.CBP_ONE:
-                stocks[_S_CBP1, a, c] += 1
-        elif s == pp.MEXICO_TRANSIT:
-            stocks[_S_TRANSIT, a, _TRANSIT] += 1
-        elif s == pp.TRAVEL_SOUTH:
-            stocks[_S_SOUTH, a, _ORIGIN] += 1
-        elif s == pp.MEXICO_DETAINED:
-            stocks[_S_MXDET, a, place[i]] += 1
-        elif s == pp.US_CUSTODY:
-            stocks[_S_CUSTODY, a, place[i]] += 1
+        c = place[i]
+        f = flags[i]
+        if s == pp.MPP and t_next[i] <= day:
+            u = uniform_nb(k, uid[i])
+            f &= ~np.uint8(pp.IN_SHELTER)
+            flags[i] = f
+            if u < relief:
+                flows[_REL, a, c] += 1
+                state[i] = pp.IN_US
+                place[i] = _US
+                continue
+            if u < relief + (1.0 - relief) * home_after:
+                flows[_GAVE_UP, a, c] += 1
+                state[i] = pp.HOME
+                place[i] = _HOME
+                continue
+            s = pp.WAITING
+            state[i] = s
+            t_state[i] = day
+        fixed = _FIXED_PLACE[s]
+        hist[s * 4 + (f & 3), a, c if fixed < 0 else fixed] += 1
+        if j != i:
+            uid[j] = uid[i]
+            nat[j] = a
+            demo[j] = demo[i]
+            state[j] = s
+            place[j] = c
+            flags[j] = f
+            enc[j] = enc[i]
+            expl[j] = expl[i]
+            rem[j] = rem[i]
+            t_next[j] = t_next[i]
+            t_state[j] = t_state[i]
+            t_last[j] = t_last[i]
+            t_cbp[j] = t_cbp[i]
+        j += 1
+    # The histogram into the stocks: a few short vector adds.
+    for key in range(_N_KEYS):
+        for r in _KEY_ROWS[key]:
+            if r >= 0:
+                for a in range(hist.shape[1]):
+                    for c in range(hist.shape[2]):
+                        stocks[r, a, c] += hist[key, a, c]
+        hist[key] = 0
+    return j
 
 
 @nb.njit(cache=True)

@@ -210,10 +210,14 @@ def push_daily(start: dt.date, n_days: int, knots: pd.DataFrame | None = None) -
     days = np.arange(n_days) + (np.datetime64(start) - np.datetime64("2019-10-01")).astype(int)
     dates = np.datetime64("2019-10-01") + days
     out = np.empty((n_days, N_NAT))
+    # Plain arrays once, then per nationality (pandas' masks and sorts cost ~1 ms each).
+    who = knots["nationality"].to_numpy()
+    at = ((knots["knot"] - FIRST_MONTH).dt.days + 45).to_numpy(float)
+    log_push = knots["log_push"].to_numpy(float)
     for n, nat in enumerate(NATIONALITIES):
-        k = knots[knots.nationality == nat].sort_values("knot")
-        kd = ((k.knot - FIRST_MONTH).dt.days + 45).to_numpy(float)
-        kv = k.log_push.to_numpy(float)
+        mine = np.flatnonzero(who == nat)
+        mine = mine[np.argsort(at[mine], kind="stable")]
+        kd, kv = at[mine], log_push[mine]
         kd = np.append(kd, kd[-1] + 90)
         kv = np.append(kv, kv[-HOLD_KNOTS:].mean())
         out[:, n] = np.exp(np.interp(days, kd, kv))

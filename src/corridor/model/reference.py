@@ -638,7 +638,7 @@ def removal_numpy(
 def hearing_numpy(
     n: int, day: int, seed: int, relief: float, home_after: float, ppl: People, flows: np.ndarray
 ) -> None:
-    """NumPy reference of :func:`corridor.model.bookkeeping.hearing_nb`."""
+    """MPP hearings due today (the first part of :func:`end_of_day_numpy`)."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     i = np.flatnonzero((state[:n] == pp.MPP) & (_days(t_next[:n]) <= day))
     u = uniforms(day_key(seed, STREAM["mpp_hearing"], day), uid[i])
@@ -658,7 +658,7 @@ def hearing_numpy(
 
 
 def stocks_numpy(n: int, ppl: People, stocks: np.ndarray) -> None:
-    """NumPy reference of :func:`corridor.model.bookkeeping.stocks_nb`."""
+    """End-of-day head counts (the second part of :func:`end_of_day_numpy`)."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     s, a, c, f = state[:n], nat[:n], place[:n], flags[:n]
     city = (s == pp.WAITING) | (s == pp.MPP)
@@ -676,3 +676,22 @@ def stocks_numpy(n: int, ppl: People, stocks: np.ndarray) -> None:
         (bk._S_CUSTODY, s == pp.US_CUSTODY, c),
     ):
         _count(stocks, series, a[who], where[who])
+
+
+def end_of_day_numpy(
+    n: int,
+    day: int,
+    seed: int,
+    relief: float,
+    home_after: float,
+    ppl: People,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    hist: np.ndarray,
+) -> int:
+    """NumPy reference of :func:`corridor.model.bookkeeping.end_of_day_nb`: hearings, then
+    head counts, then compaction, each over everyone (``hist`` is the kernel's scratch, zero
+    before and after)."""
+    hearing_numpy(n, day, seed, relief, home_after, ppl, flows)
+    stocks_numpy(n, ppl, stocks)
+    return pp.compact_numpy(n, dict(zip(pp.FIELDS, ppl, strict=True)))
