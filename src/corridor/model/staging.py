@@ -146,12 +146,14 @@ class Staging(Module):
         ),
         Param(
             "asylum_rule_cross_factor",
-            0.6,
+            1.0,
             "multiplier",
             0.0,
             1.0,
-            "estimate: the rule pushes people to wait for CBP One",
-            range=(0.4, 1.0),
+            "estimate: the rule pushes people to wait for CBP One; 1 (none) by default since "
+            "the rule's deterrent enters through the announced severity (its higher removal "
+            "share, policy_deterrence); lower values add a separate effect",
+            range=(0.6, 1.0),
         ),
         Param("min_wait_days", 2.0, "days", 0.0, 60.0, "estimate: rest and contact smugglers"),
         Param(
