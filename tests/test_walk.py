@@ -137,7 +137,7 @@ def test_corridor_graph_shape() -> None:
 def test_dwell_draw_is_geometric(p: float) -> None:
     """P(D >= k) = (1-p)^k, also past the DWELL_K-day blocks; numba equals NumPy."""
     g = walk.chain_graph(p)
-    kind, t = walk._tables_nb(g.offsets, g.move_prob)
+    kind, t, gd = walk._tables_nb(g.offsets, g.move_prob)
     np.testing.assert_array_equal(kind, walk.node_kinds(g.offsets, g.move_prob))
     np.testing.assert_array_equal(t, walk.dwell_table(g.move_prob))
     n = 400_000
@@ -145,7 +145,7 @@ def test_dwell_draw_is_geometric(p: float) -> None:
     u[:3] = (0.0, 1.0 - 2.0**-53, 2.0**-53)  # the extremes of the draws
     v = np.zeros(n, dtype=np.int64)
     d = walk._geometric(u, t, v)
-    d_nb = np.array([walk._geometric_nb(x, t, 0) for x in u[:20_000]])
+    d_nb = np.array([walk._geometric_nb(x, t, gd, 0) for x in u[:20_000]])
     np.testing.assert_array_equal(d[:20_000], d_nb)
     assert d[0] == walk.DWELL_CAP and d[1] == 0 and 0 < d[2] < walk.DWELL_CAP
     q = 1.0 - float(np.float32(p))

@@ -33,7 +33,8 @@ import numpy as np
 from corridor.engine.rng import STREAM, day_key, day_key_nb, uniform_nb, uniforms
 from corridor.model import places
 
-CHUNK = 8192  # agents per work unit; fixed so results never depend on the thread count
+CHUNK = 8192  # agents per work unit (offsets in it fit uint16); fixed so results never depend
+# on the thread count
 WALK_STREAM = STREAM["walk"]
 DWELL_STREAM = STREAM["walk_dwell"]
 HOLD = -32768  # ``left`` of an agent that stays where it is for good (a sink)
@@ -42,6 +43,7 @@ DWELL_CAP = 32766  # longest dwell; -(DWELL_CAP + 1) still fits in int16 above H
 # Below this move probability a dwell could exceed DWELL_CAP (u >= 2^-53 gives at most
 # log(2^-53) / log(1 - p) days), so such nodes draw every day instead (same chain).
 DWELL_P_MIN = 0.002
+DWELL_GUIDE = 1024  # buckets of u in the dwell draw's guide table (a power of two)
 GUIDE = 64  # buckets of the edge-choice guide table (a power of two: u * GUIDE is exact)
 NODE_DTYPE = np.int16
 LEFT_DTYPE = np.int16
@@ -206,10 +208,15 @@ def dwell_table(move_prob: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _tables_nb(offsets: np.ndarray, move_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tables_nb(
+    offsets: np.ndarray, move_prob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node kinds, dwell_table, and the dwell guide: ``gd[v, b]`` = #{k in 1..K-1 : T[k] >=
+    (b+1)/DWELL_GUIDE}, the fewest days any u in [b/G, (b+1)/G) can give within a block."""
     n_nodes = offsets.shape[0] - 1
     kind = np.empty(n_nodes, dtype=np.int8)
     t = np.empty((n_nodes, DWELL_K + 1), dtype=np.float64)
+    gd = np.zeros((n_nodes, DWELL_GUIDE), dtype=np.int8)
     for v in range(n_nodes):
         p = np.float64(move_prob[v])
         if offsets[v + 1] == offsets[v] or p <= 0.0:
@@ -224,45 +231,33 @@ def _tables_nb(offsets: np.ndarray, move_prob: np.ndarray) -> tuple[np.ndarray, 
         t[v, 0] = 1.0
         for k in range(1, DWELL_K + 1):
             t[v, k] = t[v, k - 1] * q
-    return kind, t
+        c = DWELL_K - 1
+        for b in range(DWELL_GUIDE):
+            while c > 0 and t[v, c] < (b + 1) / DWELL_GUIDE:
+                c -= 1
+            gd[v, b] = c
+    return kind, t, gd
 
 
 @nb.njit(cache=True, inline="always")
-def _geometric_nb(u: float, t: np.ndarray, v: np.int64) -> np.int64:
+def _geometric_nb(u: float, t: np.ndarray, gd: np.ndarray, v: np.int64) -> np.int64:
     """Days an agent stays before leaving (failures before the first success) by inversion:
     D = #{k >= 1 : u < (1-p)^k}, in blocks of DWELL_K days (memoryless: u / (1-p)^K is again
-    uniform), capped at DWELL_CAP."""
+    uniform), capped at DWELL_CAP.
+
+    Within a block, T = t[v] does not increase, so {k in 1..K-1 : u < T[k]} is 1..c; the guide
+    gives a lower bound for c from u's bucket and comparisons with T finish the count (rarely
+    more than one), so c depends on T and u only, as in the reference's plain count.
+    """
     tk = t[v, DWELL_K]
     d = 0
     while u < tk and d < DWELL_CAP:
         d += DWELL_K
         u = u / tk
-    # #{k in 1..K-1 : u < T[k]}: T does not increase, so that set is 1..c; find c by a
-    # branch-free binary search (DWELL_K is a power of two).
-    row = t[v]
-    c = np.int64(0)
-    c += 32 * (u < row[c + 32])  # unrolled for DWELL_K = 64
-    c += 16 * (u < row[c + 16])
-    c += 8 * (u < row[c + 8])
-    c += 4 * (u < row[c + 4])
-    c += 2 * (u < row[c + 2])
-    c += 1 * (u < row[c + 1])
+    c = np.int64(gd[v, np.int64(u * DWELL_GUIDE)])
+    while c < DWELL_K - 1 and u < t[v, c + 1]:
+        c += 1
     return min(d + c, DWELL_CAP)
-
-
-@nb.njit(cache=True, inline="always")
-def _settle_nb(
-    kind: np.ndarray, t: np.ndarray, v: np.int64, key: np.uint64, i: np.int64
-) -> np.int16:
-    """``left`` for an agent that has just arrived at node v (its dwell, drawn now)."""
-    kd = kind[v]
-    if kd == KIND_DWELL:
-        return np.int16(-(_geometric_nb(uniform_nb(key, 2 * i), t, v) + 1))
-    if kd == KIND_LEAVE:
-        return np.int16(-1)
-    if kd == KIND_HOLD:
-        return np.int16(HOLD)
-    return np.int16(0)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -286,7 +281,7 @@ def walk_days_nb(
     """
     n = node.shape[0]
     nch = (n + CHUNK - 1) // CHUNK
-    kind, t = _tables_nb(offsets, move_prob)
+    kind, t, gd = _tables_nb(offsets, move_prob)
     # The edge a leaver takes is the first whose cumulative weight exceeds u (the last if none
     # does). A guide table gives, for u in [b/G, (b+1)/G), the first edge k whose cumulative
     # weight exceeds b/G: no edge before it can be the one. If k is the last edge or its
@@ -335,7 +330,7 @@ def walk_days_nb(
                 r = lv[j]
                 lv[j] = r - (r > 1) + ((r < -1) & (r != HOLD))
                 flag[j] = (r >= -1) & (r <= 1)
-            todo = np.empty(hi - lo, dtype=np.int32)  # offsets within the chunk
+            todo = np.empty(hi - lo, dtype=np.uint16)  # offsets within the chunk
             m = 0
             for j in range(hi - lo):
                 todo[m] = j
@@ -343,8 +338,10 @@ def walk_days_nb(
             # Pass 2: the events, sorted by kind into lists (branch-free) and each list run
             # on its own: arrivals and departures come in a random mix, and branching on which
             # each event is would mispredict about every other time.
-            arr_l = np.empty(m, dtype=np.int32)
-            go_l = np.empty(m, dtype=np.int32)
+            lists = np.empty(3 * m, dtype=np.uint16)
+            arr_l = lists[:m]
+            go_l = lists[m : 2 * m]
+            dwell_l = lists[2 * m :]  # arrivals that draw a dwell
             ma = 0
             mg = 0
             for e in range(m):
@@ -354,7 +351,6 @@ def walk_days_nb(
                 ma += a1
                 go_l[mg] = jj
                 mg += 1 - a1
-            dwell_l = np.empty(m, dtype=np.int32)  # arrivals that draw a dwell
             md = 0
             # Arrivals from transit.
             for e in range(ma):
@@ -376,7 +372,7 @@ def walk_days_nb(
                         left[i] = HOLD
                         continue
                     if kd == KIND_DWELL:
-                        dw = _geometric_nb(uniform_nb(dkey, 2 * i + 1), t, v)
+                        dw = _geometric_nb(uniform_nb(dkey, 2 * i + 1), t, gd, v)
                         if dw > 0:
                             left[i] = np.int16(-dw)
                             continue
@@ -406,7 +402,7 @@ def walk_days_nb(
             for e in range(md):
                 i = lo + np.int64(dwell_l[e])
                 w = np.int64(node[i])
-                left[i] = np.int16(-(_geometric_nb(uniform_nb(dkey, 2 * i), t, w) + 1))
+                left[i] = np.int16(-(_geometric_nb(uniform_nb(dkey, 2 * i), t, gd, w) + 1))
 
 
 def _geometric(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
