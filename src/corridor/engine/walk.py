@@ -169,6 +169,11 @@ def bytes_per_agent_step(event_rate: float = 0.0, move_rate: float = 0.0) -> flo
     leaves. ``event_rate`` and ``move_rate`` are those agents per agent-step (see
     ``walk_days_numpy(..., events=...)``). The graph arrays and counters are a few KB and stay
     in cache, so they are left out.
+
+    This counts the bytes the kernel uses. The memory system moves whole 64-byte lines, and
+    with events spread over the agents most lines of ``node`` hold one on a given day, so the
+    traffic is larger; pass the lines' rates (lines per agent-step x 32 agents a line) to
+    count that instead.
     """
     left = np.dtype(LEFT_DTYPE).itemsize
     nd = np.dtype(NODE_DTYPE).itemsize
@@ -448,9 +453,11 @@ def walk_days_numpy(
 ) -> None:
     """Vectorised NumPy reference of :func:`walk_days_nb` (same arguments, same results).
 
-    ``events``, if given (int64, shape (n_days, 2)), gets, per day, the number of agents with
-    an event (arrival, departure or dwell draw: the agents that touch ``node``) and the number
-    that left a node, for the byte count of :func:`bytes_per_agent_step`.
+    ``events``, if given (int64, shape (n_days, 4)), gets, per day: the number of agents with
+    an event (arrival, departure or dwell draw: the agents that read ``node``), the number that
+    left a node (and wrote ``node``), and the number of 64-byte lines of ``node`` holding at
+    least one of each (what the memory system moves, as opposed to the bytes the kernel uses:
+    see :func:`bytes_per_agent_step`).
     """
     n = node.shape[0]
     n_nodes = offsets.shape[0] - 1
@@ -502,5 +509,8 @@ def walk_days_numpy(
             np.bincount(flat, minlength=nch * n_nodes).reshape(nch, n_nodes).astype(arrivals.dtype)
         )
         if events is not None:
+            per_line = 64 // node.itemsize
             events[d, 0] += int(np.count_nonzero(ev))
             events[d, 1] += go.shape[0]
+            events[d, 2] += np.unique(np.flatnonzero(ev) // per_line).shape[0]
+            events[d, 3] += np.unique(go // per_line).shape[0]
