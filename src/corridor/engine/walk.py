@@ -2,24 +2,35 @@
 
 Agents sit at the nodes of a directed graph or travel along its edges. Each day an agent in
 transit counts down its remaining days and arrives when they reach zero; an agent at a node
-leaves with the node's move probability (Flee's "move chance"), picks an outgoing edge with
+leaves with the node's move probability p (Flee's "move chance"), picks an outgoing edge with
 probability proportional to the edge's weight, and starts travelling for the edge's length in
 days. Nodes with no outgoing edges are sinks and keep whoever reaches them. The day of
 departure is the first day of a leg: an agent that leaves on day t along an edge of L days is
-at the destination at the end of day t + L - 1 and draws again on day t + L, so with L = 1 and
-move probability p the chance of still being at the start after t days is (1 - p)^t.
+at the destination at the end of day t + L - 1 and may leave again on day t + L, so with L = 1
+and move probability p the chance of still being at the start after t days is (1 - p)^t.
+
+The daily "leave with probability p" is not drawn every day: an agent draws, once, on the day
+it arrives at a node (or on its first day there, if it starts there), how many days D it stays
+before leaving, from the geometric law P(D = k) = (1 - p)^k p, by inverting one uniform
+against (1 - p)^k. The days spent at a node have the same law either way, so this is the same
+Markov chain in distribution; it means that on most days an agent only counts a number down or
+up. Nodes with p below DWELL_P_MIN (whose dwell could overflow int16) keep a draw every day.
 
 State is two int16 arrays (4 bytes an agent): ``node`` (where the agent is, or where it is
-heading while in transit) and ``left`` (travel days still to go; 0 means "at the node"). The
-graph is CSR: ``offsets`` (int32, n_nodes + 1), ``targets`` (int32), ``cumw`` (float32,
-cumulative weights normalised to 1 within each node, last exactly 1), ``lengths`` (int16 days,
-at least 1) and ``move_prob`` (float32 per node).
+heading while in transit) and ``left``: travel days still to go (> 0); 0 for an agent at a node
+that has not drawn its dwell (as :func:`init_agents` makes them); -d for an agent waiting at a
+node that leaves on the d-th day from now (so -1: leaves today); HOLD for an agent that stays
+for good (at a sink). The graph is CSR: ``offsets`` (int32, n_nodes + 1), ``targets`` (int32),
+``cumw`` (float32, cumulative weights normalised to 1 within each node, last exactly 1),
+``lengths`` (int16 days, at least 1) and ``move_prob`` (float32 per node).
 
-Every draw is ``uniform(day_key(seed, STREAM['walk'], day), agent)``, so an agent's path does
-not depend on chunking or thread count. Arrivals are counted into ``arrivals[day, chunk, node]``
-where each chunk of ``CHUNK`` agents is owned by one thread: no atomics, no appends, and the
-same counts at any thread count. :func:`walk_days_nb` is the kernel; :func:`walk_days_numpy`
-is its vectorised reference and must agree bit for bit.
+Every draw is ``uniform(day_key(seed, stream, day), counter)``: stream ``walk`` with the agent's
+index for the edge choice, stream ``walk_dwell`` with 2 x index (dwell on arrival) or
+2 x index + 1 (dwell on a first day) for the dwell, so an agent's path does not depend on
+chunking or thread count. Arrivals are counted into ``arrivals[day, chunk, node]`` where each
+chunk of ``CHUNK`` agents is owned by one thread: no atomics, no appends, and the same counts at
+any thread count. :func:`walk_days_nb` is the kernel; :func:`walk_days_numpy` is its vectorised
+reference and must agree bit for bit.
 """
 
 from __future__ import annotations
@@ -43,8 +54,9 @@ DWELL_STREAM = STREAM["walk_dwell"]
 HOLD = -32768  # ``left`` of an agent that stays where it is for good (a sink)
 DWELL_K = 64  # dwell draws compare against (1-p)^k, k < DWELL_K, in blocks of DWELL_K days
 DWELL_CAP = 32766  # longest dwell; -(DWELL_CAP + 1) still fits in int16 above HOLD
-# Below this move probability a dwell could exceed DWELL_CAP (u >= 2^-53 gives at most
-# log(2^-53) / log(1 - p) days), so such nodes draw every day instead (same chain).
+# Below this move probability a dwell could exceed DWELL_CAP (a uniform u >= 2^-53 gives at
+# most log(2^-53) / log(1 - p) days), so such nodes draw every day instead (same chain). Above
+# it only u = 0 (probability 2^-53, the draws' own resolution) reaches the cap.
 DWELL_P_MIN = 0.002
 DWELL_GUIDE = 1024  # buckets of u in the dwell draw's guide table (a power of two)
 GUIDE = 64  # buckets of the edge-choice guide table (a power of two: u * GUIDE is exact)
@@ -439,8 +451,9 @@ def walk_days_nb(
                     elif kd == KIND_DAILY:
                         if uniform_nb(dkey, 2 * i + 1) >= np.float64(move_prob[v]):
                             continue
-                # The edge: the first whose cumulative weight exceeds u, i.e. offsets[v] +
-                # #{j < degree - 1 : cumw <= u}, counted branch-free over a padded row.
+                # The edge: the first whose cumulative weight exceeds u, from the guide table
+                # (drawn even at one-edge nodes, where it is not needed: cheaper than a
+                # branch that mispredicts).
                 u = uniform_nb(rkey, i)
                 k = np.int64(guide[v * GUIDE + np.int64(u * GUIDE)])
                 if k < 0:  # an edge's cumulative weight falls inside this bucket: scan
