@@ -433,7 +433,11 @@ def walk_days_nb(
                 left[i] = settle[v]
                 dwell_l[md] = jj
                 md += kind[v] == KIND_DWELL
-            # Departures (left -1), and first days at a node without a dwell (left 0).
+            # Departures (left -1), and first days at a node without a dwell (left 0). Their
+            # edge-choice uniforms first, in a loop of their own that vectorises.
+            ug = np.empty(mg, dtype=np.float64)
+            for e in range(mg):
+                ug[e] = uniform_nb(rkey, lo + np.int64(go_l[e]))
             for e in range(mg):
                 jj = go_l[e]
                 i = lo + jj
@@ -452,9 +456,9 @@ def walk_days_nb(
                         if uniform_nb(dkey, 2 * i + 1) >= np.float64(move_prob[v]):
                             continue
                 # The edge: the first whose cumulative weight exceeds u, from the guide table
-                # (drawn even at one-edge nodes, where it is not needed: cheaper than a
+                # (u is drawn even at one-edge nodes, where it is not needed: cheaper than a
                 # branch that mispredicts).
-                u = uniform_nb(rkey, i)
+                u = ug[e]
                 k = np.int64(guide[v * GUIDE + np.int64(u * GUIDE)])
                 if k < 0:  # an edge's cumulative weight falls inside this bucket: scan
                     k = -k - 1
@@ -471,11 +475,15 @@ def walk_days_nb(
                 left[i] = rr + arrive * (sw - rr)
                 dwell_l[md] = jj
                 md += arrive & (kind[w] == KIND_DWELL)
-            # Dwell draws of today's arrivals at nodes with a geometric dwell.
+            # Dwell draws of today's arrivals at nodes with a geometric dwell (uniforms first,
+            # vectorised, as above).
+            ud = np.empty(md, dtype=np.float64)
+            for e in range(md):
+                ud[e] = uniform_nb(dkey, 2 * (lo + np.int64(dwell_l[e])))
             for e in range(md):
                 i = lo + np.int64(dwell_l[e])
                 w = np.int64(node[i])
-                left[i] = np.int16(-(_geometric_nb(uniform_nb(dkey, 2 * i), t, gd, w) + 1))
+                left[i] = np.int16(-(_geometric_nb(ud[e], t, gd, w) + 1))
 
 
 def _geometric(u: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
