@@ -112,6 +112,34 @@ def measure_walk(
     }
 
 
+def event_rates(n_agents: int, days: int) -> dict[str, float]:
+    """Per agent-step: agents with an event (they read ``node``), agents that move (they write
+    it), and 64-byte lines of ``node`` holding one of each, for the workload of
+    :func:`measure_walk` (the NumPy reference, which takes the kernel's draws, counts them).
+    """
+    g = walk.corridor_graph()
+    node, left = walk.init_agents(n_agents)
+    ev = np.zeros((days, 4), dtype=np.int64)
+    walk.walk_days_numpy(
+        node, left, *_graph_args(g), SEED, 0, days, walk.new_arrivals(n_agents, g.n_nodes, days), ev
+    )
+    steps = n_agents * days
+    per_line = 64 // np.dtype(walk.NODE_DTYPE).itemsize
+    out = {
+        "agents": n_agents,
+        "days": days,
+        "event_rate": ev[:, 0].sum() / steps,
+        "move_rate": ev[:, 1].sum() / steps,
+        "line_read_rate": ev[:, 2].sum() / steps,
+        "line_write_rate": ev[:, 3].sum() / steps,
+    }
+    out["bytes_per_agent_step"] = walk.bytes_per_agent_step(out["event_rate"], out["move_rate"])
+    out["line_bytes_per_agent_step"] = walk.bytes_per_agent_step(
+        out["line_read_rate"] * per_line, out["line_write_rate"] * per_line
+    )
+    return {k: float(v) for k, v in out.items()}
+
+
 def bench(
     n_agents: int = 1_000_000,
     days: int = 100,

@@ -15,8 +15,11 @@ chain as :mod:`corridor.engine.walk`:
   arrives with distance to spare leave again the same day, so this makes departures fall on the
   same days as in corridor (a leg of L days, then the next day's move draw).
 
-Random numbers differ (Flee uses Python's ``random``), so the runs agree in distribution, not
-agent by agent; the final occupancy of the two is printed side by side as a check.
+Flee draws every day whether an agent at a location leaves; corridor's kernel draws, on
+arrival, the geometric number of days before it leaves (P(D = k) = (1-p)^k p), which is the same
+law for the wait: the same chain in distribution. Random numbers differ too (Flee uses Python's
+``random``), so the runs agree in distribution, not agent by agent; the final occupancy of the
+two is printed side by side as a check.
 Run: ``.venv-bench/bin/python benchmarks/flee_bench.py [--agents N] [--days D]``.
 """
 

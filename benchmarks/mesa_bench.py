@@ -1,12 +1,14 @@
 """Mesa 3 on the same graph walk as corridor's kernel, extrapolated to 1,000,000 x 100 days.
 
 Mesa is the common Python ABM framework: one Python object per agent and a method call per
-agent per step (``model.agents.shuffle_do("step")``). Each Mesa agent here follows exactly the
-rules of :func:`corridor.engine.walk.walk_days_nb` on corridor_graph() (count down while
-travelling; at a node, leave with the node's move probability and pick an edge by cumulative
-weight), with Mesa's own ``random``. Mesa cannot run 10^8 agent-steps in a benchmark's time, so
-it runs a smaller population and its time is extrapolated linearly in agent-steps (time per
-agent-step x 10^8); corridor's kernel is measured at the full size.
+agent per step (``model.agents.shuffle_do("step")``). Each Mesa agent here walks the same
+Markov chain as :func:`corridor.engine.walk.walk_days_nb` on corridor_graph() (count down while
+travelling; at a node, leave with the node's move probability each day and pick an edge by
+cumulative weight), with Mesa's own ``random``. It draws every day whether to leave, as Flee
+does; corridor's kernel draws the geometric number of days before leaving once, on arrival:
+the same law for the wait, so the same chain in distribution. Mesa cannot run 10^8 agent-steps
+in a benchmark's time, so it runs a smaller population and its time is extrapolated linearly in
+agent-steps (time per agent-step x 10^8); corridor's kernel is measured at the full size.
 Run: ``python benchmarks/mesa_bench.py [--agents N] [--days D]``.
 """
 

@@ -137,4 +137,5 @@ STREAM = {
     "mexico_release_time": 22,
     "sector_choice": 23,
     "custody_release": 24,
+    "walk_dwell": 25,
 }
