@@ -77,21 +77,28 @@ def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int)
 def lottery_nb(key, n, state, flags, uid, slots, event):
     """Numba kernel of :func:`lottery` over registered waiting people; marks the winners'
     ``event`` as OFO_APPT and returns how many won."""
-    # One pass over the people: the registered waiting, with their priorities.
+    # One pass over the people: the registered waiting.
     cand = np.empty(n, dtype=np.int64)
-    pri = np.empty(n)
     m = 0
     for i in range(n):
         if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
             cand[m] = i
-            pri[m] = uniform_nb(key, uid[i])
             m += 1
-    cand = cand[:m]
-    pri = pri[:m]
+    return draw_lottery_nb(key, cand[:m], uid, slots, event)
+
+
+@nb.njit(cache=True)
+def draw_lottery_nb(key, cand, uid, slots, event):
+    """The lottery among the candidates ``cand`` (indices, in array order; their ``event`` not
+    yet OFO_APPT): marks the winners' ``event`` as OFO_APPT and returns how many won."""
+    m = cand.shape[0]
     if m <= slots:
         for i in cand:
             event[i] = OFO_APPT
         return m
+    pri = np.empty(m)
+    for j in range(m):
+        pri[j] = uniform_nb(key, uid[cand[j]])
     kth = np.partition(pri, slots - 1)[slots - 1]
     won = 0
     for j in range(m):  # strictly below the k-th priority: all win
@@ -113,6 +120,14 @@ def lottery_nb(key, n, state, flags, uid, slots, event):
         event[cand[best]] = OFO_APPT
         won += 1
     return won
+
+
+@nb.njit(cache=True)
+def slots_today_nb(day, pk, slot_carry):
+    """Today's whole CBP One slots and the fraction carried to tomorrow."""
+    s = pk.slots[day] + slot_carry
+    slots = int(s)
+    return slots, s - slots
 
 
 class Encounter(Module):
@@ -187,9 +202,7 @@ class Encounter(Module):
 @nb.njit(cache=True)
 def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
     """:meth:`Encounter.step` with its carry of fractional slots; returns the new carry."""
-    s = pk.slots[day] + slot_carry
-    slots = int(s)
-    slot_carry = s - slots
+    slots, slot_carry = slots_today_nb(day, pk, slot_carry)
     if slots > 0:
         key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
         # ppl is People.arrays(): uid, nat, demo, state, place, flags, ...
@@ -211,9 +224,15 @@ def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
 
 
 @nb.njit(cache=True)
-def sector_of(uid, city, seed, alt, primary, second):
-    """The sector a person from ``city`` crosses into (fixed per person)."""
-    u = uniform_nb(day_key_nb(seed, _ST_SECTOR_CHOICE, 0), uid)
+def sector_key_nb(seed):
+    """The key of each person's sector draw (one per run: the sector is fixed per person)."""
+    return day_key_nb(seed, _ST_SECTOR_CHOICE, 0)
+
+
+@nb.njit(cache=True)
+def sector_of(uid, city, key, alt, primary, second):
+    """The sector a person from ``city`` crosses into (``key`` from :func:`sector_key_nb`)."""
+    u = uniform_nb(key, uid)
     return second[city] if u < alt[city] else primary[city]
 
 
@@ -232,20 +251,28 @@ def encounter_nb(
     flows,
 ):
     """Resolve today's crossings: port or between ports; apprehended or got away."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
+    k_sector = sector_key_nb(seed)
     for i in range(n):
-        if event[i] != CROSS:
-            continue
-        u = uniform_nb(k, uid[i])
-        if u < port_share:
-            event[i] = OFO
-        elif u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
-            sec = sector_of(uid[i], place[i] - _FIRST_CITY, seed, alt, primary, second)
-            flows[_GOT, nat[i], sec] += 1
-            flags[i] &= ~np.uint8(pp.IN_SHELTER)
-            state[i] = pp.IN_US
-            place[i] = sec
-            event[i] = 0
-        else:
-            event[i] = USBP
+        if event[i] == CROSS:
+            event[i] = encounter_person_nb(
+                i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows
+            )
+
+
+@nb.njit(cache=True)
+def encounter_person_nb(i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows):
+    """Person ``i``'s crossing today: returns the event, OFO (at a port), USBP (apprehended
+    between ports) or 0 (got away into the US)."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    u = uniform_nb(k, uid[i])
+    if u < port_share:
+        return OFO
+    if u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
+        sec = sector_of(uid[i], place[i] - _FIRST_CITY, k_sector, alt, primary, second)
+        flows[_GOT, nat[i], sec] += 1
+        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+        state[i] = pp.IN_US
+        place[i] = sec
+        return 0
+    return USBP

@@ -28,13 +28,21 @@ import numba as nb
 import numpy as np
 from numba.core import caching
 
+from corridor.engine import people as pp
+from corridor.engine.rng import STREAM, day_key_nb
 from corridor.model.bookkeeping import bookkeeping_day_nb
 from corridor.model.departure import departure_counts_nb, departure_day_nb
-from corridor.model.encounter import encounter_day_nb
-from corridor.model.processing import processing_day_nb
-from corridor.model.removal import removal_day_nb
-from corridor.model.staging import staging_day_nb
-from corridor.model.transit import transit_day_nb
+from corridor.model.encounter import (
+    OFO_APPT,
+    draw_lottery_nb,
+    encounter_person_nb,
+    sector_key_nb,
+    slots_today_nb,
+)
+from corridor.model.processing import process_person_nb, takeback_left_nb
+from corridor.model.removal import remove_nb, seats_today_nb
+from corridor.model.staging import cross_today_nb, staging_keys_nb, staging_person_nb
+from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
 
 if TYPE_CHECKING:
     from corridor.engine.sim import Results, Simulation
@@ -109,13 +117,24 @@ N_ISTATE = 11
 F_CAP, F_SLOTS = 0, 1
 N_FSTATE = 2
 
+_ST_CBP_ONE_LOTTERY = STREAM["cbp_one_lottery"]
+_ST_USBP_APPREHENSION = STREAM["usbp_apprehension"]
+_ST_PROCESSING = STREAM["processing"]
+_ST_REMOVAL_QUEUE = STREAM["removal_queue"]
+
 
 @nb.njit(cache=True)
 def run_days_nb(
     d0, d1, seed, ppl, event, flows, stocks, cbp, istate, fstate, dep, tra, stg, enc, pro, rem, bk
 ):
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
-    or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched."""
+    or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
+
+    A day takes two passes over the people instead of one per phase. Transit and staging go
+    together (:func:`_travel_and_wait_nb`), which also lists who crosses today, who may enter
+    the CBP One lottery and who is in US custody; the lottery draws from its list; encounter and
+    processing visit only those crossing or holding an appointment (:func:`_cross_nb`); removal
+    only those in custody; then the end of day (hearings, head counts, compaction)."""
     n = istate[I_N]
     steps = istate[I_STEPS]
     peak = istate[I_PEAK]
@@ -130,6 +149,10 @@ def run_days_nb(
     slot_carry = fstate[F_SLOTS]
     room = min(ppl[0].shape[0], event.shape[0])
     istate[I_NEED] = 0
+    crossers = np.empty(room, dtype=np.int64)  # today's lists of people, in array order
+    cand = np.empty(room, dtype=np.int64)
+    cust = np.empty(room, dtype=np.int64)
+    k_sector = sector_key_nb(seed)
     day = d0
     while day < d1:
         counts = departure_counts_nb(day, seed, dep)
@@ -138,15 +161,41 @@ def run_days_nb(
             break
         f = flows[day]
         n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
-        cap_carry, deported, deport_month = transit_day_nb(
-            day, seed, tra, cap_carry, deported, deport_month, n, ppl, f
+        cap, deport_left, cap_carry, deported, deport_month = inm_limits_nb(
+            day, tra, cap_carry, deported, deport_month
         )
-        staging_day_nb(day, seed, stg, n, ppl, event, f)
-        slot_carry = encounter_day_nb(day, seed, enc, slot_carry, n, ppl, event, f)
-        custody, takeback, takeback_month = processing_day_nb(
-            day, seed, pro, emergency, custody, takeback, takeback_month, n, ppl, event, f, cbp[day]
+        slots, slot_carry = slots_today_nb(day, enc, slot_carry)
+        takeback_left, takeback, takeback_month = takeback_left_nb(
+            day, pro, takeback, takeback_month
         )
-        custody -= removal_day_nb(day, rem, n, ppl, f)
+        n_cross, n_cand, n_cust, deported_today = _travel_and_wait_nb(
+            day, seed, n, ppl, f, tra, cap, deport_left, stg, slots > 0, crossers, cand, cust
+        )
+        deported += deported_today
+        if slots > 0:
+            key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
+            enc.appointments_given[day] = draw_lottery_nb(key, cand[:n_cand], ppl[0], slots, event)
+        n_cust, taken, admitted = _cross_nb(
+            day,
+            seed,
+            k_sector,
+            ppl,
+            event,
+            f,
+            cbp[day],
+            crossers[:n_cross],
+            cand[:n_cand],
+            cust,
+            n_cust,
+            enc,
+            pro,
+            emergency,
+            takeback_left,
+            max(0, int(pro.beds[day]) - custody),
+        )
+        takeback += taken
+        custody += admitted
+        custody -= remove_nb(cust[:n_cust], day, seats_today_nb(day, rem), rem.max_days, ppl, f)
         emergency, below, n = bookkeeping_day_nb(
             day, seed, bk, dep, emergency, below, n, ppl, f, stocks[day]
         )
@@ -166,6 +215,184 @@ def run_days_nb(
     fstate[F_CAP] = cap_carry
     fstate[F_SLOTS] = slot_carry
     return day
+
+
+@nb.njit(cache=True)
+def _travel_and_wait_nb(
+    day, seed, n, ppl, flows, tra, cap, deport_left, stg, lottery, crossers, cand, cust
+):
+    """Transit then staging, person by person: each touches only that person, the day's
+    counters and its own capacity count (INM's apprehensions and deportations, shelter beds),
+    and no decision reads another phase's count, so each count still goes in array order.
+    Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
+    is a ``lottery`` today) and ``cust`` (in US custody), in array order; returns their lengths
+    and INM's deportations today."""
+    state, flags = ppl[3], ppl[5]
+    t_keys = transit_keys_nb(seed, day)
+    city_cdf = tra.city_cdf[tra.month_row[day]]
+    p_south = tra.p_south[day]
+    h_interior = tra.h_interior[day]
+    s_keys = staging_keys_nb(seed, day)
+    beds = stg.beds[day]
+    occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    cross = cross_today_nb(day, stg)
+    register = stg.register[day]
+    apprehended = 0
+    deported = 0
+    n_cross = 0
+    n_cand = 0
+    n_cust = 0
+    for i in range(n):
+        s = state[i]
+        if s <= pp.MEXICO_DETAINED:
+            apprehended, deported = transit_person_nb(
+                i,
+                day,
+                t_keys,
+                city_cdf,
+                tra.travel,
+                p_south,
+                h_interior,
+                cap,
+                deport_left,
+                tra.deport_p,
+                tra.detention_days,
+                tra.restart_days,
+                tra.spread,
+                ppl,
+                flows,
+                apprehended,
+                deported,
+            )
+            s = state[i]
+        if s == pp.WAITING or s == pp.MPP:
+            if staging_person_nb(
+                i,
+                day,
+                s_keys,
+                beds,
+                occupied,
+                cross,
+                stg.give_up,
+                register,
+                stg.min_wait,
+                stg.harm_street,
+                stg.shelter_factor,
+                stg.mpp_give_up,
+                ppl,
+                flows,
+            ):
+                crossers[n_cross] = i
+                n_cross += 1
+            if lottery and state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
+                cand[n_cand] = i
+                n_cand += 1
+        elif s == pp.US_CUSTODY:
+            cust[n_cust] = i
+            n_cust += 1
+    return n_cross, n_cand, n_cust, deported
+
+
+@nb.njit(cache=True)
+def _cross_nb(
+    day,
+    seed,
+    k_sector,
+    ppl,
+    event,
+    flows,
+    cbp,
+    crossers,
+    cand,
+    cust,
+    n_cust,
+    enc,
+    pro,
+    emergency,
+    takeback_left,
+    beds_left,
+):
+    """Encounter then processing for those who try to cross (``crossers``) or won an
+    appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
+    (take-backs, beds) go in array order, and encounter reads none of them. Appends today's
+    admissions to custody to ``cust``; returns (its length, taken back, admitted)."""
+    state = ppl[3]
+    k_usbp = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
+    p_keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
+    alt = enc.alt_sector[enc.month_row[day]]
+    t42 = pro.t42[day]
+    accepts = pro.accepts[day]
+    takeback = pro.takeback[day]
+    mpp = pro.mpp[day]
+    removal_share = pro.removal_share[day]
+    flights = pro.flights[day]
+    taken = 0
+    admitted = 0
+    a = 0
+    b = 0
+    none = np.iinfo(np.int64).max
+    while True:
+        while b < cand.shape[0] and event[cand[b]] != OFO_APPT:
+            b += 1
+        ci = crossers[a] if a < crossers.shape[0] else none
+        wi = cand[b] if b < cand.shape[0] else none
+        if ci == none and wi == none:
+            break
+        i = min(ci, wi)
+        if ci == i:
+            a += 1
+        if wi == i:
+            b += 1
+        ev = event[i]
+        if ev != OFO_APPT:
+            ev = encounter_person_nb(
+                i,
+                k_usbp,
+                k_sector,
+                enc.port_share,
+                enc.gotaway,
+                alt,
+                enc.primary,
+                enc.second,
+                ppl,
+                flows,
+            )
+            if ev == 0:
+                continue
+        event[i] = 0
+        taken, admitted = process_person_nb(
+            i,
+            ev,
+            day,
+            p_keys,
+            k_sector,
+            pro.month_of_day,
+            t42,
+            emergency,
+            accepts,
+            takeback,
+            takeback_left,
+            mpp,
+            removal_share,
+            flights,
+            beds_left,
+            pro.t42_share,
+            pro.mex_adult,
+            pro.mex_family,
+            pro.hearing_days,
+            alt,
+            pro.primary,
+            pro.second,
+            ppl,
+            flows,
+            cbp,
+            taken,
+            admitted,
+        )
+        if state[i] == pp.US_CUSTODY:
+            cust[n_cust] = i
+            n_cust += 1
+    return n_cust, taken, admitted
 
 
 # --- Python side: state in and out of the modules, growth, chunks -------------------------
