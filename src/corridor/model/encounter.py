@@ -229,14 +229,14 @@ def sector_key_nb(seed):
     return day_key_nb(seed, _ST_SECTOR_CHOICE, 0)
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def sector_of(uid, city, key, alt, primary, second):
     """The sector a person from ``city`` crosses into (``key`` from :func:`sector_key_nb`)."""
     u = uniform_nb(key, uid)
     return second[city] if u < alt[city] else primary[city]
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def encounter_nb(
     n,
     day,
@@ -260,7 +260,7 @@ def encounter_nb(
             )
 
 
-@nb.njit(cache=True)
+@pp.person_nb
 def encounter_person_nb(i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows):
     """Person ``i``'s crossing today: returns the event, OFO (at a port), USBP (apprehended
     between ports) or 0 (got away into the US)."""

@@ -169,7 +169,21 @@ def run_days_nb(
             day, pro, takeback, takeback_month
         )
         n_cross, n_cand, n_cust, deported_today = _travel_and_wait_nb(
-            day, seed, n, ppl, f, tra, cap, deport_left, stg, slots > 0, crossers, cand, cust
+            day,
+            seed,
+            n,
+            ppl,
+            f,
+            tra,
+            cap,
+            deport_left,
+            stg,
+            cross_today_nb(day, stg),
+            np.zeros(stg.beds.shape[1], dtype=np.int64),
+            slots > 0,
+            crossers,
+            cand,
+            cust,
         )
         deported += deported_today
         if slots > 0:
@@ -217,9 +231,23 @@ def run_days_nb(
     return day
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def _travel_and_wait_nb(
-    day, seed, n, ppl, flows, tra, cap, deport_left, stg, lottery, crossers, cand, cust
+    day,
+    seed,
+    n,
+    ppl,
+    flows,
+    tra,
+    cap,
+    deport_left,
+    stg,
+    cross,
+    occupied,
+    lottery,
+    crossers,
+    cand,
+    cust,
 ):
     """Transit then staging, person by person: each touches only that person, the day's
     counters and its own capacity count (INM's apprehensions and deportations, shelter beds),
@@ -234,9 +262,11 @@ def _travel_and_wait_nb(
     h_interior = tra.h_interior[day]
     s_keys = staging_keys_nb(seed, day)
     beds = stg.beds[day]
-    occupied = np.zeros(beds.shape[0], dtype=np.int64)
-    cross = cross_today_nb(day, stg)
     register = stg.register[day]
+    travel, deport_p, detention_days = tra.travel, tra.deport_p, tra.detention_days
+    restart_days, spread = tra.restart_days, tra.spread
+    give_up, min_wait, harm_street = stg.give_up, stg.min_wait, stg.harm_street
+    shelter_factor, mpp_give_up = stg.shelter_factor, stg.mpp_give_up
     apprehended = 0
     deported = 0
     n_cross = 0
@@ -250,15 +280,15 @@ def _travel_and_wait_nb(
                 day,
                 t_keys,
                 city_cdf,
-                tra.travel,
+                travel,
                 p_south,
                 h_interior,
                 cap,
                 deport_left,
-                tra.deport_p,
-                tra.detention_days,
-                tra.restart_days,
-                tra.spread,
+                deport_p,
+                detention_days,
+                restart_days,
+                spread,
                 ppl,
                 flows,
                 apprehended,
@@ -273,12 +303,12 @@ def _travel_and_wait_nb(
                 beds,
                 occupied,
                 cross,
-                stg.give_up,
+                give_up,
                 register,
-                stg.min_wait,
-                stg.harm_street,
-                stg.shelter_factor,
-                stg.mpp_give_up,
+                min_wait,
+                harm_street,
+                shelter_factor,
+                mpp_give_up,
                 ppl,
                 flows,
             ):
@@ -293,7 +323,7 @@ def _travel_and_wait_nb(
     return n_cross, n_cand, n_cust, deported
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def _cross_nb(
     day,
     seed,
@@ -326,6 +356,9 @@ def _cross_nb(
     mpp = pro.mpp[day]
     removal_share = pro.removal_share[day]
     flights = pro.flights[day]
+    port_share, gotaway, primary, second = enc.port_share, enc.gotaway, enc.primary, enc.second
+    month_of_day, t42_share, hearing_days = pro.month_of_day, pro.t42_share, pro.hearing_days
+    mex_adult, mex_family = pro.mex_adult, pro.mex_family
     taken = 0
     admitted = 0
     a = 0
@@ -349,11 +382,11 @@ def _cross_nb(
                 i,
                 k_usbp,
                 k_sector,
-                enc.port_share,
-                enc.gotaway,
+                port_share,
+                gotaway,
                 alt,
-                enc.primary,
-                enc.second,
+                primary,
+                second,
                 ppl,
                 flows,
             )
@@ -366,7 +399,7 @@ def _cross_nb(
             day,
             p_keys,
             k_sector,
-            pro.month_of_day,
+            month_of_day,
             t42,
             emergency,
             accepts,
@@ -376,13 +409,13 @@ def _cross_nb(
             removal_share,
             flights,
             beds_left,
-            pro.t42_share,
-            pro.mex_adult,
-            pro.mex_family,
-            pro.hearing_days,
+            t42_share,
+            mex_adult,
+            mex_family,
+            hearing_days,
             alt,
-            pro.primary,
-            pro.second,
+            primary,
+            second,
             ppl,
             flows,
             cbp,

@@ -302,7 +302,7 @@ def takeback_left_nb(day, pk, takeback_used, takeback_month):
 _RELEASE, _EXPEL_MX, _EXPEL_FLIGHT, _RETURN_MX, _TO_MPP, _CUSTODY, _EMERGENCY = range(7)
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _decide(
     u1,
     u2,
@@ -351,7 +351,7 @@ def _decide(
     return _RELEASE
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def processing_nb(
     n,
     day,
@@ -420,7 +420,7 @@ def processing_nb(
     return taken, admitted
 
 
-@nb.njit(cache=True)
+@pp.person_nb
 def process_person_nb(
     i,
     ev,

@@ -315,8 +315,45 @@ def staging_nb(
 
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
     """
-    keys = staging_keys_nb(seed, day)
     occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    _staging_loop_nb(
+        n,
+        day,
+        staging_keys_nb(seed, day),
+        beds,
+        occupied,
+        cross,
+        give_up,
+        register,
+        min_wait,
+        harm_street,
+        shelter_factor,
+        mpp_give_up,
+        ppl,
+        event,
+        flows,
+    )
+
+
+@pp.loop_nb
+def _staging_loop_nb(
+    n,
+    day,
+    keys,
+    beds,
+    occupied,
+    cross,
+    give_up,
+    register,
+    min_wait,
+    harm_street,
+    shelter_factor,
+    mpp_give_up,
+    ppl,
+    event,
+    flows,
+):
+    """:func:`staging_nb`'s loop over the people (``occupied``: zeroed beds taken by city)."""
     for i in range(n):
         crosses = staging_person_nb(
             i,
@@ -348,7 +385,7 @@ def staging_keys_nb(seed, day):
     )
 
 
-@nb.njit(cache=True)
+@pp.person_nb
 def staging_person_nb(
     i,
     day,

@@ -269,7 +269,7 @@ def inm_limits_nb(day, pk, cap_carry, deported, month_seen):
     return whole, left, cap_carry, deported, month_seen
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _choose_city(u, cdf):
     c = 0
     while c < cdf.shape[0] - 1 and u >= cdf[c]:
@@ -277,7 +277,7 @@ def _choose_city(u, cdf):
     return c
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_time):
     c = _choose_city(u_city * city_cdf[-1], city_cdf)
     place[i] = _FIRST_CITY + c
@@ -299,7 +299,7 @@ def transit_keys_nb(seed, day):
     )
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def transit_nb(
     n,
     day,
@@ -344,7 +344,7 @@ def transit_nb(
     return apprehended, deported
 
 
-@nb.njit(cache=True)
+@pp.person_nb
 def transit_person_nb(
     i,
     day,
