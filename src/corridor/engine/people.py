@@ -144,6 +144,25 @@ def compact_nb(n, ppl):
     return j
 
 
+@person_nb
+def move_nb(ppl, i, j):
+    """Copy person ``i`` to slot ``j`` (compaction)."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    uid[j] = uid[i]
+    nat[j] = nat[i]
+    demo[j] = demo[i]
+    state[j] = state[i]
+    place[j] = place[i]
+    flags[j] = flags[i]
+    enc[j] = enc[i]
+    expl[j] = expl[i]
+    rem[j] = rem[i]
+    t_next[j] = t_next[i]
+    t_state[j] = t_state[i]
+    t_last[j] = t_last[i]
+    t_cbp[j] = t_cbp[i]
+
+
 def compact_numpy(n: int, arrays: dict[str, np.ndarray]) -> int:
     """NumPy reference of :func:`compact_nb`."""
     keep = np.flatnonzero(arrays["state"][:n] < N_ACTIVE_STATES)

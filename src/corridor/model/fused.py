@@ -30,8 +30,15 @@ from numba.core import caching
 
 from corridor.engine import people as pp
 from corridor.engine.rng import STREAM, day_key_nb
-from corridor.model.bookkeeping import bookkeeping_day_nb
-from corridor.model.departure import departure_counts_nb, departure_day_nb
+from corridor.model.bookkeeping import (
+    count_person_nb,
+    emergency_nb,
+    flush_counts_nb,
+    hearing_key_nb,
+    hearing_nb,
+    outcome_sums_nb,
+)
+from corridor.model.departure import departure_counts_nb, departure_day_nb, remember_nb
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -130,11 +137,15 @@ def run_days_nb(
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
     or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
 
-    A day takes two passes over the people instead of one per phase. Transit and staging go
+    A day takes one pass over all the people instead of one per phase. Transit and staging go
     together (:func:`_travel_and_wait_nb`), which also lists who crosses today, who may enter
-    the CBP One lottery and who is in US custody; the lottery draws from its list; encounter and
-    processing visit only those crossing or holding an appointment (:func:`_cross_nb`); removal
-    only those in custody; then the end of day (hearings, head counts, compaction)."""
+    the CBP One lottery, who is in US custody and whose MPP hearing is due; the lottery draws
+    from its list; encounter and processing visit only those crossing or holding an
+    appointment (:func:`_cross_nb`); removal only those in custody; the hearings only those
+    due. The end-of-day head counts read nothing but the people and nothing reads them, so
+    each day's are taken in the next day's pass, before anyone moves (and at the end of the
+    call, :func:`_count_nb`). Absorbed people stay in the arrays (every phase skips them) until
+    they fill a quarter of them, then that pass moves the rest down over them."""
     n = istate[I_N]
     steps = istate[I_STEPS]
     peak = istate[I_PEAK]
@@ -152,7 +163,10 @@ def run_days_nb(
     crossers = np.empty(room, dtype=np.int64)  # today's lists of people, in array order
     cand = np.empty(room, dtype=np.int64)
     cust = np.empty(room, dtype=np.int64)
+    due = np.empty(room, dtype=np.int64)
+    hist = bk.histogram
     k_sector = sector_key_nb(seed)
+    absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
     day = d0
     while day < d1:
         counts = departure_counts_nb(day, seed, dep)
@@ -160,6 +174,7 @@ def run_days_nb(
             istate[I_NEED] = n + counts.sum()
             break
         f = flows[day]
+        n_old = n  # yesterday's people; today's departures go after them
         n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
         cap, deport_left, cap_carry, deported, deport_month = inm_limits_nb(
             day, tra, cap_carry, deported, deport_month
@@ -168,10 +183,15 @@ def run_days_nb(
         takeback_left, takeback, takeback_month = takeback_left_nb(
             day, pro, takeback, takeback_month
         )
-        n_cross, n_cand, n_cust, deported_today = _travel_and_wait_nb(
+        counting = day > d0  # yesterday's head counts (the call's first day: done before)
+        compact = 4 * absorbed > n
+        n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
             day,
             seed,
             n,
+            n_old if counting else 0,
+            compact,
+            hist,
             ppl,
             f,
             tra,
@@ -184,12 +204,21 @@ def run_days_nb(
             crossers,
             cand,
             cust,
+            due,
         )
+        if counting:
+            flush_counts_nb(hist, stocks[day - 1])
+            steps += live
+            peak = max(peak, live)
+            absorbed = 0 if compact else n_old - live
+        elif compact:
+            absorbed = 0
+        n = n_after
         deported += deported_today
         if slots > 0:
             key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
             enc.appointments_given[day] = draw_lottery_nb(key, cand[:n_cand], ppl[0], slots, event)
-        n_cust, taken, admitted = _cross_nb(
+        n_cust, n_due, taken, admitted = _cross_nb(
             day,
             seed,
             k_sector,
@@ -201,6 +230,8 @@ def run_days_nb(
             cand[:n_cand],
             cust,
             n_cust,
+            due,
+            n_due,
             enc,
             pro,
             emergency,
@@ -210,12 +241,18 @@ def run_days_nb(
         takeback += taken
         custody += admitted
         custody -= remove_nb(cust[:n_cust], day, seats_today_nb(day, rem), rem.max_days, ppl, f)
-        emergency, below, n = bookkeeping_day_nb(
-            day, seed, bk, dep, emergency, below, n, ppl, f, stocks[day]
-        )
-        steps += n
-        peak = max(peak, n)
+        # The end of the day: the switch reads only encounters, which hearings do not change.
+        emergency, below = emergency_nb(day, bk, emergency, below, f)
+        _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)
+        outcome_sums_nb(f, bk.let_in_idx, dep.let_in[day])
+        outcome_sums_nb(f, bk.sent_back_idx, dep.sent_back[day])
+        remember_nb(day, dep)
         day += 1
+    if day > d0:  # the last day's head counts; leave no absorbed people behind
+        n, live = _count_nb(n, ppl, hist)
+        flush_counts_nb(hist, stocks[day - 1])
+        steps += live
+        peak = max(peak, live)
     istate[I_N] = n
     istate[I_STEPS] = steps
     istate[I_PEAK] = peak
@@ -232,10 +269,35 @@ def run_days_nb(
 
 
 @pp.loop_nb
+def _count_nb(n, ppl, hist):
+    """Head counts of the people into ``hist``, moving them down over the absorbed; returns
+    (the new array length, the live count): both the same number."""
+    state = ppl[3]
+    j = 0
+    for i in range(n):
+        if state[i] < pp.N_ACTIVE_STATES:
+            count_person_nb(i, ppl, hist)
+            if j != i:
+                pp.move_nb(ppl, i, j)
+            j += 1
+    return j, j
+
+
+@pp.loop_nb
+def _hearings_nb(due, day, key, relief, home_after, ppl, flows):
+    """The MPP hearings of those listed (each touches only that person: any order)."""
+    for i in due:
+        hearing_nb(i, day, key, relief, home_after, ppl, flows)
+
+
+@pp.loop_nb
 def _travel_and_wait_nb(
     day,
     seed,
     n,
+    n_count,
+    compact,
+    hist,
     ppl,
     flows,
     tra,
@@ -248,13 +310,19 @@ def _travel_and_wait_nb(
     crossers,
     cand,
     cust,
+    due,
 ):
     """Transit then staging, person by person: each touches only that person, the day's
     counters and its own capacity count (INM's apprehensions and deportations, shelter beds),
     and no decision reads another phase's count, so each count still goes in array order.
+    ``cross``: today's crossing hazards; ``occupied``: zeroed shelter beds taken, by city.
+
+    Before anyone moves, the people ``i < n_count`` (yesterday's) go into yesterday's head
+    counts (``hist``); with ``compact``, everyone moves down over the absorbed.
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
-    is a ``lottery`` today) and ``cust`` (in US custody), in array order; returns their lengths
-    and INM's deportations today."""
+    is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
+    order (after any move). Returns (the new array length, yesterday's live count, the lists'
+    lengths, INM's deportations today)."""
     state, flags = ppl[3], ppl[5]
     t_keys = transit_keys_nb(seed, day)
     city_cdf = tra.city_cdf[tra.month_row[day]]
@@ -269,11 +337,26 @@ def _travel_and_wait_nb(
     shelter_factor, mpp_give_up = stg.shelter_factor, stg.mpp_give_up
     apprehended = 0
     deported = 0
+    t_next = ppl[9]
     n_cross = 0
     n_cand = 0
     n_cust = 0
-    for i in range(n):
-        s = state[i]
+    n_due = 0
+    live = 0
+    j = 0
+    for k in range(n):
+        s = state[k]
+        if s >= pp.N_ACTIVE_STATES:
+            if not compact:
+                j += 1
+            continue
+        if k < n_count:
+            count_person_nb(k, ppl, hist)
+            live += 1
+        if j != k:
+            pp.move_nb(ppl, k, j)
+        i = j
+        j += 1
         if s <= pp.MEXICO_DETAINED:
             apprehended, deported = transit_person_nb(
                 i,
@@ -314,13 +397,17 @@ def _travel_and_wait_nb(
             ):
                 crossers[n_cross] = i
                 n_cross += 1
-            if lottery and state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
+            s = state[i]
+            if lottery and s == pp.WAITING and (flags[i] & pp.CBP_ONE):
                 cand[n_cand] = i
                 n_cand += 1
+            elif s == pp.MPP and t_next[i] <= day:
+                due[n_due] = i
+                n_due += 1
         elif s == pp.US_CUSTODY:
             cust[n_cust] = i
             n_cust += 1
-    return n_cross, n_cand, n_cust, deported
+    return j, live, n_cross, n_cand, n_cust, n_due, deported
 
 
 @pp.loop_nb
@@ -336,6 +423,8 @@ def _cross_nb(
     cand,
     cust,
     n_cust,
+    due,
+    n_due,
     enc,
     pro,
     emergency,
@@ -345,7 +434,8 @@ def _cross_nb(
     """Encounter then processing for those who try to cross (``crossers``) or won an
     appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
     (take-backs, beds) go in array order, and encounter reads none of them. Appends today's
-    admissions to custody to ``cust``; returns (its length, taken back, admitted)."""
+    admissions to custody to ``cust`` (and any MPP hearing due today to ``due``); returns
+    (their lengths, taken back, admitted)."""
     state = ppl[3]
     k_usbp = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
     p_keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
@@ -425,7 +515,10 @@ def _cross_nb(
         if state[i] == pp.US_CUSTODY:
             cust[n_cust] = i
             n_cust += 1
-    return n_cust, taken, admitted
+        elif state[i] == pp.MPP and ppl[9][i] <= day:  # a hearing due at once
+            due[n_due] = i
+            n_due += 1
+    return n_cust, n_due, taken, admitted
 
 
 # --- Python side: state in and out of the modules, growth, chunks -------------------------
