@@ -137,7 +137,7 @@ def run_days_nb(
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
     or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
 
-    A day takes one pass over all the people instead of one per phase. Transit and staging go
+    A day takes two tight loops over all the people instead of six. Transit and staging go
     together (:func:`_travel_and_wait_nb`), which also lists who crosses today, who may enter
     the CBP One lottery, who is in US custody and whose MPP hearing is due; the lottery draws
     from its list; encounter and processing visit only those crossing or holding an
@@ -312,13 +312,13 @@ def _travel_and_wait_nb(
     cust,
     due,
 ):
-    """Transit then staging, person by person: each touches only that person, the day's
-    counters and its own capacity count (INM's apprehensions and deportations, shelter beds),
-    and no decision reads another phase's count, so each count still goes in array order.
-    ``cross``: today's crossing hazards; ``occupied``: zeroed shelter beds taken, by city.
+    """Transit, then staging, in one call: two tight loops (measured faster than one loop
+    doing both per person, whose body is too big). ``cross``: today's crossing hazards;
+    ``occupied``: zeroed shelter beds taken, by city.
 
-    Before anyone moves, the people ``i < n_count`` (yesterday's) go into yesterday's head
-    counts (``hist``); with ``compact``, everyone moves down over the absorbed.
+    In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
+    into yesterday's head counts (``hist``); with ``compact``, everyone moves down over the
+    absorbed.
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
     order (after any move). Returns (the new array length, yesterday's live count, the lists'
@@ -377,7 +377,8 @@ def _travel_and_wait_nb(
                 apprehended,
                 deported,
             )
-            s = state[i]
+    for i in range(j):
+        s = state[i]
         if s == pp.WAITING or s == pp.MPP:
             if staging_person_nb(
                 i,
