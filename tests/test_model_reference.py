@@ -494,3 +494,16 @@ def test_normal_and_poisson_equal_the_kernels() -> None:
     k = ref.poisson(key, counters, lam)
     k_nb = np.array([rng.poisson_nb(key, int(c), float(lam[c])) for c in counters])
     np.testing.assert_array_equal(k, k_nb)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fifo_is_a_stable_sort_by_custody_start(seed: int) -> None:
+    """removal.fifo_nb (a counting sort) gives the order of a stable argsort by start day."""
+    g = np.random.default_rng(seed)
+    t_state = g.integers(-1, 60, size=500).astype(np.int16)
+    for size in (1, 2, 37, 300):
+        cust = np.sort(g.choice(500, size=size, replace=False)).astype(np.int64)
+        if seed % 2:  # not in array order: today's admissions appended (the driver's list)
+            cust = np.concatenate([cust[size // 2 :], cust[: size // 2]])
+        want = cust[np.argsort(t_state[cust], kind="stable")]
+        np.testing.assert_array_equal(removal.fifo_nb(cust, t_state), want)

@@ -122,6 +122,28 @@ def removal_nb(
 
 
 @nb.njit(cache=True)
+def fifo_nb(cust, t_state):
+    """``cust`` sorted by custody start day, ties in list order: a stable counting sort (the
+    start days span at most ``max_detention_days``), the order of a stable argsort."""
+    lo = t_state[cust[0]]
+    hi = lo
+    for i in cust:
+        lo = min(lo, t_state[i])
+        hi = max(hi, t_state[i])
+    start = np.zeros(hi - lo + 2, dtype=np.int64)
+    for i in cust:
+        start[t_state[i] - lo + 1] += 1
+    for d in range(1, start.shape[0]):
+        start[d] += start[d - 1]
+    out = np.empty_like(cust)
+    for i in cust:
+        k = t_state[i] - lo
+        out[start[k]] = i
+        start[k] += 1
+    return out
+
+
+@nb.njit(cache=True)
 def remove_nb(cust, day, seats, max_days, ppl, flows):
     """:func:`removal_nb` for the people in custody ``cust``, listed so that a stable sort by
     custody start day leaves ties in array order: array order does, and so does array order
@@ -129,11 +151,9 @@ def remove_nb(cust, day, seats, max_days, ppl, flows):
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     left = 0
     n_nat = seats.shape[0]
-    if seats.sum() > 0:
-        order = np.argsort(t_state[cust], kind="mergesort")  # stable: ties by array order
+    if seats.sum() > 0 and cust.shape[0] > 0:
         remaining = seats.copy()
-        for o in order:
-            i = cust[o]
+        for i in fifo_nb(cust, t_state):
             a = nat[i]
             if a < n_nat and remaining[a] > 0:
                 remaining[a] -= 1
