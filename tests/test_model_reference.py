@@ -507,3 +507,20 @@ def test_fifo_is_a_stable_sort_by_custody_start(seed: int) -> None:
             cust = np.concatenate([cust[size // 2 :], cust[: size // 2]])
         want = cust[np.argsort(t_state[cust], kind="stable")]
         np.testing.assert_array_equal(removal.fifo_nb(cust, t_state), want)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3, 7, 64, 199, 200])
+def test_lottery_nb_equals_reference_at_any_slot_count(slots: int) -> None:
+    """encounter.lottery_nb (a bounded heap) picks what the NumPy lottery picks (a sort)."""
+    g = np.random.default_rng(slots)
+    n = 400
+    uid = g.permutation(10**6)[:n].astype(np.int64)
+    state = np.full(n, pp.WAITING, dtype=np.uint8)
+    flags = np.where(g.random(n) < 0.5, pp.CBP_ONE, 0).astype(np.uint8)
+    key = rng.day_key(7, rng.STREAM["cbp_one_lottery"], slots)
+    event = np.zeros(n, dtype=np.uint8)
+    won = encounter.lottery_nb(key, n, state, flags, uid, slots, event)
+    cand = np.flatnonzero(flags & pp.CBP_ONE)
+    want = encounter.lottery(key, uid, cand, slots)
+    assert won == want.size
+    np.testing.assert_array_equal(np.flatnonzero(event == encounter.OFO_APPT), want)

@@ -89,37 +89,49 @@ def lottery_nb(key, n, state, flags, uid, slots, event):
 
 @nb.njit(cache=True)
 def draw_lottery_nb(key, cand, uid, slots, event):
-    """The lottery among the candidates ``cand`` (indices, in array order; their ``event`` not
-    yet OFO_APPT): marks the winners' ``event`` as OFO_APPT and returns how many won."""
+    """The lottery among the candidates ``cand`` (indices): the ``slots`` smallest hashed
+    priorities win, ties by smallest uid (as :func:`lottery`); marks the winners' ``event``
+    as OFO_APPT and returns how many won."""
     m = cand.shape[0]
     if m <= slots:
         for i in cand:
             event[i] = OFO_APPT
         return m
-    pri = np.empty(m)
+    # The winners are the ``slots`` smallest (priority, uid): kept in a max-heap, so most
+    # candidates cost one draw and one comparison with the heap's top.
+    hp = np.empty(slots)
+    hu = np.empty(slots, dtype=np.int64)
+    hj = np.empty(slots, dtype=np.int64)
     for j in range(m):
-        pri[j] = uniform_nb(key, uid[cand[j]])
-    kth = np.partition(pri, slots - 1)[slots - 1]
-    won = 0
-    for j in range(m):  # strictly below the k-th priority: all win
-        if pri[j] < kth:
-            event[cand[j]] = OFO_APPT
-            won += 1
-    best = -1
-    while won < slots:  # ties at the k-th priority, smallest uid first
-        best = -1
-        for j in range(m):
-            if (
-                pri[j] == kth
-                and event[cand[j]] != OFO_APPT
-                and (best < 0 or uid[cand[j]] < uid[cand[best]])
-            ):
-                best = j
-        if best < 0:
-            break
-        event[cand[best]] = OFO_APPT
-        won += 1
-    return won
+        p = uniform_nb(key, uid[cand[j]])
+        u = uid[cand[j]]
+        if j < slots:  # fill, sifting up
+            k = j
+            while k > 0:
+                parent = (k - 1) // 2
+                if hp[parent] > p or (hp[parent] == p and hu[parent] > u):
+                    break
+                hp[k], hu[k], hj[k] = hp[parent], hu[parent], hj[parent]
+                k = parent
+            hp[k], hu[k], hj[k] = p, u, j
+        elif p < hp[0] or (p == hp[0] and u < hu[0]):  # replace the top, sifting down
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= slots:
+                    break
+                if c + 1 < slots and (
+                    hp[c + 1] > hp[c] or (hp[c + 1] == hp[c] and hu[c + 1] > hu[c])
+                ):
+                    c += 1
+                if hp[c] < p or (hp[c] == p and hu[c] < u):
+                    break
+                hp[k], hu[k], hj[k] = hp[c], hu[c], hj[c]
+                k = c
+            hp[k], hu[k], hj[k] = p, u, j
+    for k in range(slots):
+        event[cand[hj[k]]] = OFO_APPT
+    return slots
 
 
 @nb.njit(cache=True)

@@ -2,11 +2,13 @@
 
 :meth:`Simulation.run` steps each module from Python, which costs ~25 boxed arguments and a
 little NumPy per module per day: at scale 100 that is ~40% of the run. Here one
-``@njit`` driver loops over days and calls, in the fixed phase order, each module's
-``*_day_nb`` twin of its ``step``: the same kernels with the same arguments, plus the few
-lines of per-day bookkeeping the step does in Python (fractional carries, monthly caps, the
-custody count, the emergency switch, the departure memory). The Python loop stays as the
-reference and for ``--profile``; ``tests/test_fused.py`` checks the two agree exactly. (The one
+``@njit`` driver loops over days and runs the phases in their fixed order with the modules'
+own per-day pieces (fractional carries, monthly caps, the custody count, the emergency
+switch, the departure memory) and per-person kernels (``transit_person_nb``,
+``staging_person_nb``, ``encounter_person_nb``, ``process_person_nb``, ``hearing_nb``, the
+same the phase loops run), but visits people less often: two loops over everyone a day, the
+rest over lists (see :func:`run_days_nb`). The Python loop stays as the reference and for
+``--profile``; ``tests/test_fused.py`` checks the two agree exactly. (The one
 operation not shared bit for bit is the departure pull's ``exp``: NumPy's SIMD exp and libm's
 may differ in the last place, which moves a Poisson draw with probability below ~1e-12.)
 
