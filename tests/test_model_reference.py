@@ -494,3 +494,33 @@ def test_normal_and_poisson_equal_the_kernels() -> None:
     k = ref.poisson(key, counters, lam)
     k_nb = np.array([rng.poisson_nb(key, int(c), float(lam[c])) for c in counters])
     np.testing.assert_array_equal(k, k_nb)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fifo_is_a_stable_sort_by_custody_start(seed: int) -> None:
+    """removal.fifo_nb (a counting sort) gives the order of a stable argsort by start day."""
+    g = np.random.default_rng(seed)
+    t_state = g.integers(-1, 60, size=500).astype(np.int16)
+    for size in (1, 2, 37, 300):
+        cust = np.sort(g.choice(500, size=size, replace=False)).astype(np.int64)
+        if seed % 2:  # not in array order: today's admissions appended (the driver's list)
+            cust = np.concatenate([cust[size // 2 :], cust[: size // 2]])
+        want = cust[np.argsort(t_state[cust], kind="stable")]
+        np.testing.assert_array_equal(removal.fifo_nb(cust, t_state), want)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3, 7, 64, 199, 200])
+def test_lottery_nb_equals_reference_at_any_slot_count(slots: int) -> None:
+    """encounter.lottery_nb (a bounded heap) picks what the NumPy lottery picks (a sort)."""
+    g = np.random.default_rng(slots)
+    n = 400
+    uid = g.permutation(10**6)[:n].astype(np.int64)
+    state = np.full(n, pp.WAITING, dtype=np.uint8)
+    flags = np.where(g.random(n) < 0.5, pp.CBP_ONE, 0).astype(np.uint8)
+    key = rng.day_key(7, rng.STREAM["cbp_one_lottery"], slots)
+    event = np.zeros(n, dtype=np.uint8)
+    won = encounter.lottery_nb(key, n, state, flags, uid, slots, event)
+    cand = np.flatnonzero(flags & pp.CBP_ONE)
+    want = encounter.lottery(key, uid, cand, slots)
+    assert won == want.size
+    np.testing.assert_array_equal(np.flatnonzero(event == encounter.OFO_APPT), want)

@@ -227,59 +227,82 @@ def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist):
     person). Returns the live count after compaction (:func:`corridor.engine.people.compact_nb`
     keeps the same people in the same order). ``hist`` is zeroed scratch
     (:func:`new_histogram`), left zeroed."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k = day_key_nb(seed, _ST_MPP_HEARING, day)
+    j = _end_of_day_loop_nb(n, day, hearing_key_nb(seed, day), relief, home_after, ppl, flows, hist)
+    flush_counts_nb(hist, stocks)
+    return j
+
+
+@pp.loop_nb
+def _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist):
+    """:func:`end_of_day_nb`'s pass over the people: hearings, counts into ``hist``, moves."""
+    state, t_next = ppl[3], ppl[9]
     j = 0
     for i in range(n):
-        s = state[i]
-        if s >= pp.N_ACTIVE_STATES:
+        if state[i] >= pp.N_ACTIVE_STATES:
             continue
-        a = nat[i]
-        c = place[i]
-        f = flags[i]
-        if s == pp.MPP and t_next[i] <= day:
-            u = uniform_nb(k, uid[i])
-            f &= ~np.uint8(pp.IN_SHELTER)
-            flags[i] = f
-            if u < relief:
-                flows[_REL, a, c] += 1
-                state[i] = pp.IN_US
-                place[i] = _US
+        if state[i] == pp.MPP and t_next[i] <= day:
+            hearing_nb(i, day, key, relief, home_after, ppl, flows)
+            if state[i] >= pp.N_ACTIVE_STATES:
                 continue
-            if u < relief + (1.0 - relief) * home_after:
-                flows[_GAVE_UP, a, c] += 1
-                state[i] = pp.HOME
-                place[i] = _HOME
-                continue
-            s = pp.WAITING
-            state[i] = s
-            t_state[i] = day
-        fixed = _FIXED_PLACE[s]
-        hist[s * 4 + (f & 3), a, c if fixed < 0 else fixed] += 1
+        count_person_nb(i, ppl, hist)
         if j != i:
-            uid[j] = uid[i]
-            nat[j] = a
-            demo[j] = demo[i]
-            state[j] = s
-            place[j] = c
-            flags[j] = f
-            enc[j] = enc[i]
-            expl[j] = expl[i]
-            rem[j] = rem[i]
-            t_next[j] = t_next[i]
-            t_state[j] = t_state[i]
-            t_last[j] = t_last[i]
-            t_cbp[j] = t_cbp[i]
+            pp.move_nb(ppl, i, j)
         j += 1
-    # The histogram into the stocks: a few short vector adds.
+    return j
+
+
+@nb.njit(cache=True)
+def hearing_key_nb(seed, day):
+    """Today's key for the MPP hearings' outcomes."""
+    return day_key_nb(seed, _ST_MPP_HEARING, day)
+
+
+@pp.person_nb
+def hearing_nb(i, day, key, relief, home_after, ppl, flows):
+    """The MPP hearing of person ``i`` (due today): relief and the US, or a removal order and
+    home or back to waiting in the city."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    a = nat[i]
+    c = place[i]
+    u = uniform_nb(key, uid[i])
+    flags[i] &= ~np.uint8(pp.IN_SHELTER)
+    if u < relief:
+        flows[_REL, a, c] += 1
+        state[i] = pp.IN_US
+        place[i] = _US
+    elif u < relief + (1.0 - relief) * home_after:
+        flows[_GAVE_UP, a, c] += 1
+        state[i] = pp.HOME
+        place[i] = _HOME
+    else:
+        state[i] = pp.WAITING
+        t_state[i] = day
+
+
+@pp.person_nb
+def count_person_nb(i, ppl, hist):
+    """Person ``i`` (active) into the head-count histogram (:func:`flush_counts_nb`)."""
+    s = ppl[3][i]
+    fixed = _FIXED_PLACE[s]
+    c = ppl[4][i] if fixed < 0 else fixed
+    hist[s * 4 + (ppl[5][i] & 3), ppl[1][i], c] += 1
+
+
+@nb.njit(cache=True)
+def flush_counts_nb(hist, stocks):
+    """The head-count histogram into the day's stocks (a few short vector adds); ``hist`` is
+    left zeroed."""
+    m = hist.shape[1] * hist.shape[2]
+    h = hist.reshape(_N_KEYS, m)  # flat rows: the adds vectorise
+    out = stocks.reshape(stocks.shape[0], m)
     for key in range(_N_KEYS):
+        row = h[key]
         for r in _KEY_ROWS[key]:
             if r >= 0:
-                for a in range(hist.shape[1]):
-                    for c in range(hist.shape[2]):
-                        stocks[r, a, c] += hist[key, a, c]
-        hist[key] = 0
-    return j
+                dst = out[r]
+                for x in range(m):
+                    dst[x] += row[x]
+        row[:] = 0
 
 
 @nb.njit(cache=True)

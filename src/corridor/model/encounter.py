@@ -77,42 +77,69 @@ def lottery(key: np.uint64, uid: np.ndarray, candidates: np.ndarray, slots: int)
 def lottery_nb(key, n, state, flags, uid, slots, event):
     """Numba kernel of :func:`lottery` over registered waiting people; marks the winners'
     ``event`` as OFO_APPT and returns how many won."""
-    # One pass over the people: the registered waiting, with their priorities.
+    # One pass over the people: the registered waiting.
     cand = np.empty(n, dtype=np.int64)
-    pri = np.empty(n)
     m = 0
     for i in range(n):
         if state[i] == pp.WAITING and (flags[i] & pp.CBP_ONE):
             cand[m] = i
-            pri[m] = uniform_nb(key, uid[i])
             m += 1
-    cand = cand[:m]
-    pri = pri[:m]
+    return draw_lottery_nb(key, cand[:m], uid, slots, event)
+
+
+@nb.njit(cache=True)
+def draw_lottery_nb(key, cand, uid, slots, event):
+    """The lottery among the candidates ``cand`` (indices): the ``slots`` smallest hashed
+    priorities win, ties by smallest uid (as :func:`lottery`); marks the winners' ``event``
+    as OFO_APPT and returns how many won."""
+    m = cand.shape[0]
     if m <= slots:
         for i in cand:
             event[i] = OFO_APPT
         return m
-    kth = np.partition(pri, slots - 1)[slots - 1]
-    won = 0
-    for j in range(m):  # strictly below the k-th priority: all win
-        if pri[j] < kth:
-            event[cand[j]] = OFO_APPT
-            won += 1
-    best = -1
-    while won < slots:  # ties at the k-th priority, smallest uid first
-        best = -1
-        for j in range(m):
-            if (
-                pri[j] == kth
-                and event[cand[j]] != OFO_APPT
-                and (best < 0 or uid[cand[j]] < uid[cand[best]])
-            ):
-                best = j
-        if best < 0:
-            break
-        event[cand[best]] = OFO_APPT
-        won += 1
-    return won
+    # The winners are the ``slots`` smallest (priority, uid): kept in a max-heap, so most
+    # candidates cost one draw and one comparison with the heap's top.
+    hp = np.empty(slots)
+    hu = np.empty(slots, dtype=np.int64)
+    hj = np.empty(slots, dtype=np.int64)
+    for j in range(m):
+        p = uniform_nb(key, uid[cand[j]])
+        u = uid[cand[j]]
+        if j < slots:  # fill, sifting up
+            k = j
+            while k > 0:
+                parent = (k - 1) // 2
+                if hp[parent] > p or (hp[parent] == p and hu[parent] > u):
+                    break
+                hp[k], hu[k], hj[k] = hp[parent], hu[parent], hj[parent]
+                k = parent
+            hp[k], hu[k], hj[k] = p, u, j
+        elif p < hp[0] or (p == hp[0] and u < hu[0]):  # replace the top, sifting down
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= slots:
+                    break
+                if c + 1 < slots and (
+                    hp[c + 1] > hp[c] or (hp[c + 1] == hp[c] and hu[c + 1] > hu[c])
+                ):
+                    c += 1
+                if hp[c] < p or (hp[c] == p and hu[c] < u):
+                    break
+                hp[k], hu[k], hj[k] = hp[c], hu[c], hj[c]
+                k = c
+            hp[k], hu[k], hj[k] = p, u, j
+    for k in range(slots):
+        event[cand[hj[k]]] = OFO_APPT
+    return slots
+
+
+@nb.njit(cache=True)
+def slots_today_nb(day, pk, slot_carry):
+    """Today's whole CBP One slots and the fraction carried to tomorrow."""
+    s = pk.slots[day] + slot_carry
+    slots = int(s)
+    return slots, s - slots
 
 
 class Encounter(Module):
@@ -187,9 +214,7 @@ class Encounter(Module):
 @nb.njit(cache=True)
 def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
     """:meth:`Encounter.step` with its carry of fractional slots; returns the new carry."""
-    s = pk.slots[day] + slot_carry
-    slots = int(s)
-    slot_carry = s - slots
+    slots, slot_carry = slots_today_nb(day, pk, slot_carry)
     if slots > 0:
         key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
         # ppl is People.arrays(): uid, nat, demo, state, place, flags, ...
@@ -211,13 +236,19 @@ def encounter_day_nb(day, seed, pk, slot_carry, n, ppl, event, flows):
 
 
 @nb.njit(cache=True)
-def sector_of(uid, city, seed, alt, primary, second):
-    """The sector a person from ``city`` crosses into (fixed per person)."""
-    u = uniform_nb(day_key_nb(seed, _ST_SECTOR_CHOICE, 0), uid)
+def sector_key_nb(seed):
+    """The key of each person's sector draw (one per run: the sector is fixed per person)."""
+    return day_key_nb(seed, _ST_SECTOR_CHOICE, 0)
+
+
+@pp.helper_nb
+def sector_of(uid, city, key, alt, primary, second):
+    """The sector a person from ``city`` crosses into (``key`` from :func:`sector_key_nb`)."""
+    u = uniform_nb(key, uid)
     return second[city] if u < alt[city] else primary[city]
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def encounter_nb(
     n,
     day,
@@ -232,20 +263,28 @@ def encounter_nb(
     flows,
 ):
     """Resolve today's crossings: port or between ports; apprehended or got away."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
+    k_sector = sector_key_nb(seed)
     for i in range(n):
-        if event[i] != CROSS:
-            continue
-        u = uniform_nb(k, uid[i])
-        if u < port_share:
-            event[i] = OFO
-        elif u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
-            sec = sector_of(uid[i], place[i] - _FIRST_CITY, seed, alt, primary, second)
-            flows[_GOT, nat[i], sec] += 1
-            flags[i] &= ~np.uint8(pp.IN_SHELTER)
-            state[i] = pp.IN_US
-            place[i] = sec
-            event[i] = 0
-        else:
-            event[i] = USBP
+        if event[i] == CROSS:
+            event[i] = encounter_person_nb(
+                i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows
+            )
+
+
+@pp.person_nb
+def encounter_person_nb(i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows):
+    """Person ``i``'s crossing today: returns the event, OFO (at a port), USBP (apprehended
+    between ports) or 0 (got away into the US)."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    u = uniform_nb(k, uid[i])
+    if u < port_share:
+        return OFO
+    if u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
+        sec = sector_of(uid[i], place[i] - _FIRST_CITY, k_sector, alt, primary, second)
+        flows[_GOT, nat[i], sec] += 1
+        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+        state[i] = pp.IN_US
+        place[i] = sec
+        return 0
+    return USBP

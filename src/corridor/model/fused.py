@@ -2,11 +2,13 @@
 
 :meth:`Simulation.run` steps each module from Python, which costs ~25 boxed arguments and a
 little NumPy per module per day: at scale 100 that is ~40% of the run. Here one
-``@njit`` driver loops over days and calls, in the fixed phase order, each module's
-``*_day_nb`` twin of its ``step``: the same kernels with the same arguments, plus the few
-lines of per-day bookkeeping the step does in Python (fractional carries, monthly caps, the
-custody count, the emergency switch, the departure memory). The Python loop stays as the
-reference and for ``--profile``; ``tests/test_fused.py`` checks the two agree exactly. (The one
+``@njit`` driver loops over days and runs the phases in their fixed order with the modules'
+own per-day pieces (fractional carries, monthly caps, the custody count, the emergency
+switch, the departure memory) and per-person kernels (``transit_person_nb``,
+``staging_person_nb``, ``encounter_person_nb``, ``process_person_nb``, ``hearing_nb``, the
+same the phase loops run), but visits people less often: two loops over everyone a day, the
+rest over lists (see :func:`run_days_nb`). The Python loop stays as the reference and for
+``--profile``; ``tests/test_fused.py`` checks the two agree exactly. (The one
 operation not shared bit for bit is the departure pull's ``exp``: NumPy's SIMD exp and libm's
 may differ in the last place, which moves a Poisson draw with probability below ~1e-12.)
 
@@ -28,13 +30,28 @@ import numba as nb
 import numpy as np
 from numba.core import caching
 
-from corridor.model.bookkeeping import bookkeeping_day_nb
-from corridor.model.departure import departure_counts_nb, departure_day_nb
-from corridor.model.encounter import encounter_day_nb
-from corridor.model.processing import processing_day_nb
-from corridor.model.removal import removal_day_nb
-from corridor.model.staging import staging_day_nb
-from corridor.model.transit import transit_day_nb
+from corridor.engine import people as pp
+from corridor.engine.rng import STREAM, day_key_nb
+from corridor.model.bookkeeping import (
+    count_person_nb,
+    emergency_nb,
+    flush_counts_nb,
+    hearing_key_nb,
+    hearing_nb,
+    outcome_sums_nb,
+)
+from corridor.model.departure import departure_counts_nb, departure_day_nb, remember_nb
+from corridor.model.encounter import (
+    OFO_APPT,
+    draw_lottery_nb,
+    encounter_person_nb,
+    sector_key_nb,
+    slots_today_nb,
+)
+from corridor.model.processing import process_person_nb, takeback_left_nb
+from corridor.model.removal import remove_nb, seats_today_nb
+from corridor.model.staging import cross_today_nb, staging_keys_nb, staging_person_nb
+from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
 
 if TYPE_CHECKING:
     from corridor.engine.sim import Results, Simulation
@@ -109,13 +126,28 @@ N_ISTATE = 11
 F_CAP, F_SLOTS = 0, 1
 N_FSTATE = 2
 
+_ST_CBP_ONE_LOTTERY = STREAM["cbp_one_lottery"]
+_ST_USBP_APPREHENSION = STREAM["usbp_apprehension"]
+_ST_PROCESSING = STREAM["processing"]
+_ST_REMOVAL_QUEUE = STREAM["removal_queue"]
+
 
 @nb.njit(cache=True)
 def run_days_nb(
     d0, d1, seed, ppl, event, flows, stocks, cbp, istate, fstate, dep, tra, stg, enc, pro, rem, bk
 ):
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
-    or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched."""
+    or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
+
+    A day takes two tight loops over all the people instead of six. Transit and staging go
+    together (:func:`_travel_and_wait_nb`), which also lists who crosses today, who may enter
+    the CBP One lottery, who is in US custody and whose MPP hearing is due; the lottery draws
+    from its list; encounter and processing visit only those crossing or holding an
+    appointment (:func:`_cross_nb`); removal only those in custody; the hearings only those
+    due. The end-of-day head counts read nothing but the people and nothing reads them, so
+    each day's are taken in the next day's pass, before anyone moves (and at the end of the
+    call, :func:`_count_nb`). Absorbed people stay in the arrays (every phase skips them) until
+    they fill a quarter of them, then that pass moves the rest down over them."""
     n = istate[I_N]
     steps = istate[I_STEPS]
     peak = istate[I_PEAK]
@@ -130,6 +162,13 @@ def run_days_nb(
     slot_carry = fstate[F_SLOTS]
     room = min(ppl[0].shape[0], event.shape[0])
     istate[I_NEED] = 0
+    crossers = np.empty(room, dtype=np.int64)  # today's lists of people, in array order
+    cand = np.empty(room, dtype=np.int64)
+    cust = np.empty(room, dtype=np.int64)
+    due = np.empty(room, dtype=np.int64)
+    hist = bk.histogram
+    k_sector = sector_key_nb(seed)
+    absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
     day = d0
     while day < d1:
         counts = departure_counts_nb(day, seed, dep)
@@ -137,22 +176,85 @@ def run_days_nb(
             istate[I_NEED] = n + counts.sum()
             break
         f = flows[day]
+        n_old = n  # yesterday's people; today's departures go after them
         n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
-        cap_carry, deported, deport_month = transit_day_nb(
-            day, seed, tra, cap_carry, deported, deport_month, n, ppl, f
+        cap, deport_left, cap_carry, deported, deport_month = inm_limits_nb(
+            day, tra, cap_carry, deported, deport_month
         )
-        staging_day_nb(day, seed, stg, n, ppl, event, f)
-        slot_carry = encounter_day_nb(day, seed, enc, slot_carry, n, ppl, event, f)
-        custody, takeback, takeback_month = processing_day_nb(
-            day, seed, pro, emergency, custody, takeback, takeback_month, n, ppl, event, f, cbp[day]
+        slots, slot_carry = slots_today_nb(day, enc, slot_carry)
+        takeback_left, takeback, takeback_month = takeback_left_nb(
+            day, pro, takeback, takeback_month
         )
-        custody -= removal_day_nb(day, rem, n, ppl, f)
-        emergency, below, n = bookkeeping_day_nb(
-            day, seed, bk, dep, emergency, below, n, ppl, f, stocks[day]
+        counting = day > d0  # yesterday's head counts (the call's first day: done before)
+        compact = 4 * absorbed > n
+        n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
+            day,
+            seed,
+            n,
+            n_old if counting else 0,
+            compact,
+            hist,
+            ppl,
+            f,
+            tra,
+            cap,
+            deport_left,
+            stg,
+            cross_today_nb(day, stg),
+            np.zeros(stg.beds.shape[1], dtype=np.int64),
+            slots > 0,
+            crossers,
+            cand,
+            cust,
+            due,
         )
-        steps += n
-        peak = max(peak, n)
+        if counting:
+            flush_counts_nb(hist, stocks[day - 1])
+            steps += live
+            peak = max(peak, live)
+            absorbed = 0 if compact else n_old - live
+        elif compact:
+            absorbed = 0
+        n = n_after
+        deported += deported_today
+        if slots > 0:
+            key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
+            enc.appointments_given[day] = draw_lottery_nb(key, cand[:n_cand], ppl[0], slots, event)
+        n_cust, n_due, taken, admitted = _cross_nb(
+            day,
+            seed,
+            k_sector,
+            ppl,
+            event,
+            f,
+            cbp[day],
+            crossers[:n_cross],
+            cand[:n_cand],
+            cust,
+            n_cust,
+            due,
+            n_due,
+            enc,
+            pro,
+            emergency,
+            takeback_left,
+            max(0, int(pro.beds[day]) - custody),
+        )
+        takeback += taken
+        custody += admitted
+        custody -= remove_nb(cust[:n_cust], day, seats_today_nb(day, rem), rem.max_days, ppl, f)
+        # The end of the day: the switch reads only encounters, which hearings do not change.
+        emergency, below = emergency_nb(day, bk, emergency, below, f)
+        _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)
+        outcome_sums_nb(f, bk.let_in_idx, dep.let_in[day])
+        outcome_sums_nb(f, bk.sent_back_idx, dep.sent_back[day])
+        remember_nb(day, dep)
         day += 1
+    if day > d0:  # the last day's head counts; leave no absorbed people behind
+        n, live = _count_nb(n, ppl, hist)
+        flush_counts_nb(hist, stocks[day - 1])
+        steps += live
+        peak = max(peak, live)
     istate[I_N] = n
     istate[I_STEPS] = steps
     istate[I_PEAK] = peak
@@ -166,6 +268,260 @@ def run_days_nb(
     fstate[F_CAP] = cap_carry
     fstate[F_SLOTS] = slot_carry
     return day
+
+
+@pp.loop_nb
+def _count_nb(n, ppl, hist):
+    """Head counts of the people into ``hist``, moving them down over the absorbed; returns
+    (the new array length, the live count): both the same number."""
+    state = ppl[3]
+    j = 0
+    for i in range(n):
+        if state[i] < pp.N_ACTIVE_STATES:
+            count_person_nb(i, ppl, hist)
+            if j != i:
+                pp.move_nb(ppl, i, j)
+            j += 1
+    return j, j
+
+
+@pp.loop_nb
+def _hearings_nb(due, day, key, relief, home_after, ppl, flows):
+    """The MPP hearings of those listed (each touches only that person: any order)."""
+    for i in due:
+        hearing_nb(i, day, key, relief, home_after, ppl, flows)
+
+
+@pp.loop_nb
+def _travel_and_wait_nb(
+    day,
+    seed,
+    n,
+    n_count,
+    compact,
+    hist,
+    ppl,
+    flows,
+    tra,
+    cap,
+    deport_left,
+    stg,
+    cross,
+    occupied,
+    lottery,
+    crossers,
+    cand,
+    cust,
+    due,
+):
+    """Transit, then staging, in one call: two tight loops (measured faster than one loop
+    doing both per person, whose body is too big). ``cross``: today's crossing hazards;
+    ``occupied``: zeroed shelter beds taken, by city.
+
+    In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
+    into yesterday's head counts (``hist``); with ``compact``, everyone moves down over the
+    absorbed.
+    Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
+    is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
+    order (after any move). Returns (the new array length, yesterday's live count, the lists'
+    lengths, INM's deportations today)."""
+    state, flags = ppl[3], ppl[5]
+    t_keys = transit_keys_nb(seed, day)
+    city_cdf = tra.city_cdf[tra.month_row[day]]
+    p_south = tra.p_south[day]
+    h_interior = tra.h_interior[day]
+    s_keys = staging_keys_nb(seed, day)
+    beds = stg.beds[day]
+    register = stg.register[day]
+    travel, deport_p, detention_days = tra.travel, tra.deport_p, tra.detention_days
+    restart_days, spread = tra.restart_days, tra.spread
+    give_up, min_wait, harm_street = stg.give_up, stg.min_wait, stg.harm_street
+    shelter_factor, mpp_give_up = stg.shelter_factor, stg.mpp_give_up
+    apprehended = 0
+    deported = 0
+    t_next = ppl[9]
+    n_cross = 0
+    n_cand = 0
+    n_cust = 0
+    n_due = 0
+    live = 0
+    j = 0
+    for k in range(n):
+        s = state[k]
+        if s >= pp.N_ACTIVE_STATES:
+            if not compact:
+                j += 1
+            continue
+        if k < n_count:
+            count_person_nb(k, ppl, hist)
+            live += 1
+        if j != k:
+            pp.move_nb(ppl, k, j)
+        i = j
+        j += 1
+        if s <= pp.MEXICO_DETAINED:
+            apprehended, deported = transit_person_nb(
+                i,
+                day,
+                t_keys,
+                city_cdf,
+                travel,
+                p_south,
+                h_interior,
+                cap,
+                deport_left,
+                deport_p,
+                detention_days,
+                restart_days,
+                spread,
+                ppl,
+                flows,
+                apprehended,
+                deported,
+            )
+    for i in range(j):
+        s = state[i]
+        if s == pp.WAITING or s == pp.MPP:
+            if staging_person_nb(
+                i,
+                day,
+                s_keys,
+                beds,
+                occupied,
+                cross,
+                give_up,
+                register,
+                min_wait,
+                harm_street,
+                shelter_factor,
+                mpp_give_up,
+                ppl,
+                flows,
+            ):
+                crossers[n_cross] = i
+                n_cross += 1
+            s = state[i]
+            if lottery and s == pp.WAITING and (flags[i] & pp.CBP_ONE):
+                cand[n_cand] = i
+                n_cand += 1
+            elif s == pp.MPP and t_next[i] <= day:
+                due[n_due] = i
+                n_due += 1
+        elif s == pp.US_CUSTODY:
+            cust[n_cust] = i
+            n_cust += 1
+    return j, live, n_cross, n_cand, n_cust, n_due, deported
+
+
+@pp.loop_nb
+def _cross_nb(
+    day,
+    seed,
+    k_sector,
+    ppl,
+    event,
+    flows,
+    cbp,
+    crossers,
+    cand,
+    cust,
+    n_cust,
+    due,
+    n_due,
+    enc,
+    pro,
+    emergency,
+    takeback_left,
+    beds_left,
+):
+    """Encounter then processing for those who try to cross (``crossers``) or won an
+    appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
+    (take-backs, beds) go in array order, and encounter reads none of them. Appends today's
+    admissions to custody to ``cust`` (and any MPP hearing due today to ``due``); returns
+    (their lengths, taken back, admitted)."""
+    state = ppl[3]
+    k_usbp = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
+    p_keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
+    alt = enc.alt_sector[enc.month_row[day]]
+    t42 = pro.t42[day]
+    accepts = pro.accepts[day]
+    takeback = pro.takeback[day]
+    mpp = pro.mpp[day]
+    removal_share = pro.removal_share[day]
+    flights = pro.flights[day]
+    port_share, gotaway, primary, second = enc.port_share, enc.gotaway, enc.primary, enc.second
+    month_of_day, t42_share, hearing_days = pro.month_of_day, pro.t42_share, pro.hearing_days
+    mex_adult, mex_family = pro.mex_adult, pro.mex_family
+    taken = 0
+    admitted = 0
+    a = 0
+    b = 0
+    none = np.iinfo(np.int64).max
+    while True:
+        while b < cand.shape[0] and event[cand[b]] != OFO_APPT:
+            b += 1
+        ci = crossers[a] if a < crossers.shape[0] else none
+        wi = cand[b] if b < cand.shape[0] else none
+        if ci == none and wi == none:
+            break
+        i = min(ci, wi)
+        if ci == i:
+            a += 1
+        if wi == i:
+            b += 1
+        ev = event[i]
+        if ev != OFO_APPT:
+            ev = encounter_person_nb(
+                i,
+                k_usbp,
+                k_sector,
+                port_share,
+                gotaway,
+                alt,
+                primary,
+                second,
+                ppl,
+                flows,
+            )
+            if ev == 0:
+                continue
+        event[i] = 0
+        taken, admitted = process_person_nb(
+            i,
+            ev,
+            day,
+            p_keys,
+            k_sector,
+            month_of_day,
+            t42,
+            emergency,
+            accepts,
+            takeback,
+            takeback_left,
+            mpp,
+            removal_share,
+            flights,
+            beds_left,
+            t42_share,
+            mex_adult,
+            mex_family,
+            hearing_days,
+            alt,
+            primary,
+            second,
+            ppl,
+            flows,
+            cbp,
+            taken,
+            admitted,
+        )
+        if state[i] == pp.US_CUSTODY:
+            cust[n_cust] = i
+            n_cust += 1
+        elif state[i] == pp.MPP and ppl[9][i] <= day:  # a hearing due at once
+            due[n_due] = i
+            n_due += 1
+    return n_cust, n_due, taken, admitted
 
 
 # --- Python side: state in and out of the modules, growth, chunks -------------------------

@@ -24,7 +24,15 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model import inputs
 from corridor.model.departure import fiscal_year_index
-from corridor.model.encounter import OFO, OFO_APPT, PRIMARY_SECTOR, SECOND_SECTOR, USBP, sector_of
+from corridor.model.encounter import (
+    OFO,
+    OFO_APPT,
+    PRIMARY_SECTOR,
+    SECOND_SECTOR,
+    USBP,
+    sector_key_nb,
+    sector_of,
+)
 from corridor.model.places import BORDER_CITIES, DEMO, DEMOGRAPHICS, NATIONALITIES, PLACE
 
 _ST_PROCESSING = STREAM["processing"]
@@ -249,10 +257,9 @@ def processing_day_nb(
 ):
     """:meth:`Processing.step` with the month's take-back count and the custody count;
     returns (custody, take-backs used this month, month seen)."""
-    m = pk.month_of_day[day]
-    if m != takeback_month:
-        takeback_month, takeback_used = m, 0
-    takeback_left = max(0, int(round(pk.takeback_cap[day])) - takeback_used)
+    takeback_left, takeback_used, takeback_month = takeback_left_nb(
+        day, pk, takeback_used, takeback_month
+    )
     taken, admitted = processing_nb(
         n,
         day,
@@ -282,11 +289,20 @@ def processing_day_nb(
     return custody + admitted, takeback_used + taken, takeback_month
 
 
+@nb.njit(cache=True)
+def takeback_left_nb(day, pk, takeback_used, takeback_month):
+    """Take-backs left under Mexico's monthly cap today: (left, used this month, month)."""
+    m = pk.month_of_day[day]
+    if m != takeback_month:
+        takeback_month, takeback_used = m, 0
+    return max(0, int(round(pk.takeback_cap[day])) - takeback_used), takeback_used, takeback_month
+
+
 # Outcome codes.
 _RELEASE, _EXPEL_MX, _EXPEL_FLIGHT, _RETURN_MX, _TO_MPP, _CUSTODY, _EMERGENCY = range(7)
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _decide(
     u1,
     u2,
@@ -335,7 +351,7 @@ def _decide(
     return _RELEASE
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def processing_nb(
     n,
     day,
@@ -363,94 +379,161 @@ def processing_nb(
     cbp,
 ):
     """Process today's encounters; returns (taken back, admitted to custody) in agents."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k1 = day_key_nb(seed, _ST_PROCESSING, day)
-    k2 = day_key_nb(seed, _ST_REMOVAL_QUEUE, day)
+    keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
+    k_sector = sector_key_nb(seed)
     taken = 0
     admitted = 0
-    month = month_of_day[day]
     for i in range(n):
         ev = event[i]
         if ev != USBP and ev != OFO and ev != OFO_APPT:
             continue
         event[i] = 0
-        a = nat[i]
-        d = demo[i]
-        city = place[i] - _FIRST_CITY
-        sec = sector_of(uid[i], city, seed, alt, primary, second)
-        comp = 0 if ev == USBP else 1
-        flows[_E_USBP if comp == 0 else _E_OFO, a, sec] += 1
-        if ev == OFO_APPT:
-            flows[_APPT, a, sec] += 1
-        last = t_last[i]
-        if last >= 0 and day - last <= 365:
-            flows[_REP, a, sec] += 1
-        if last < 0 or month_of_day[last] != month:
-            flows[_UNIQ, a, sec] += 1
-        t_last[i] = day
-        if enc[i] < 255:
-            enc[i] += 1
-        o = _decide(
-            uniform_nb(k1, uid[i]),
-            uniform_nb(k2, uid[i]),
-            a,
-            d,
+        taken, admitted = process_person_nb(
+            i,
             ev,
+            day,
+            keys,
+            k_sector,
+            month_of_day,
             t42,
             emergency,
             accepts,
             takeback,
-            takeback_left - taken,
+            takeback_left,
             mpp,
             removal_share,
             flights,
-            beds_left - admitted,
+            beds_left,
             t42_share,
             mex_adult,
             mex_family,
+            hearing_days,
+            alt,
+            primary,
+            second,
+            ppl,
+            flows,
+            cbp,
+            taken,
+            admitted,
         )
-        title = 1 if (o == _EXPEL_MX or o == _EXPEL_FLIGHT) else 0
-        cbp[comp, title, d, a] += 1
-        flags[i] &= ~np.uint8(pp.IN_SHELTER)
-        if o == _RELEASE:
-            flows[_REL, a, sec] += 1
-            state[i] = pp.IN_US
-            place[i] = _US
-        elif o == _EXPEL_MX:
+    return taken, admitted
+
+
+@pp.person_nb
+def process_person_nb(
+    i,
+    ev,
+    day,
+    keys,
+    k_sector,
+    month_of_day,
+    t42,
+    emergency,
+    accepts,
+    takeback,
+    takeback_left,
+    mpp,
+    removal_share,
+    flights,
+    beds_left,
+    t42_share,
+    mex_adult,
+    mex_family,
+    hearing_days,
+    alt,
+    primary,
+    second,
+    ppl,
+    flows,
+    cbp,
+    taken,
+    admitted,
+):
+    """Person ``i``'s encounter ``ev`` today, counted and decided (:func:`processing_nb` is
+    the loop of it over everyone; the fused driver calls it for today's encounters only).
+    Take-backs and custody admissions so far today come in and go out: Mexico's monthly cap
+    and the beds are used in array order."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    k1, k2 = keys
+    month = month_of_day[day]
+    a = nat[i]
+    d = demo[i]
+    city = place[i] - _FIRST_CITY
+    sec = sector_of(uid[i], city, k_sector, alt, primary, second)
+    comp = 0 if ev == USBP else 1
+    flows[_E_USBP if comp == 0 else _E_OFO, a, sec] += 1
+    if ev == OFO_APPT:
+        flows[_APPT, a, sec] += 1
+    last = t_last[i]
+    if last >= 0 and day - last <= 365:
+        flows[_REP, a, sec] += 1
+    if last < 0 or month_of_day[last] != month:
+        flows[_UNIQ, a, sec] += 1
+    t_last[i] = day
+    if enc[i] < 255:
+        enc[i] += 1
+    o = _decide(
+        uniform_nb(k1, uid[i]),
+        uniform_nb(k2, uid[i]),
+        a,
+        d,
+        ev,
+        t42,
+        emergency,
+        accepts,
+        takeback,
+        takeback_left - taken,
+        mpp,
+        removal_share,
+        flights,
+        beds_left - admitted,
+        t42_share,
+        mex_adult,
+        mex_family,
+    )
+    title = 1 if (o == _EXPEL_MX or o == _EXPEL_FLIGHT) else 0
+    cbp[comp, title, d, a] += 1
+    flags[i] &= ~np.uint8(pp.IN_SHELTER)
+    if o == _RELEASE:
+        flows[_REL, a, sec] += 1
+        state[i] = pp.IN_US
+        place[i] = _US
+    elif o == _EXPEL_MX:
+        flows[_T42, a, sec] += 1
+        flows[_RET, a, place[i]] += 1
+        if expl[i] < 255:
+            expl[i] += 1
+        flags[i] = (flags[i] | pp.EXPELLED) & ~np.uint8(pp.RETURNED)
+        state[i] = pp.WAITING
+        t_state[i] = day
+    elif o == _EXPEL_FLIGHT or o == _CUSTODY:
+        if o == _EXPEL_FLIGHT:
             flows[_T42, a, sec] += 1
+            flags[i] |= pp.EXPELLED
+        else:
+            flags[i] &= ~np.uint8(pp.EXPELLED)
+        flows[_DET, a, sec] += 1
+        state[i] = pp.US_CUSTODY
+        place[i] = sec
+        t_state[i] = day
+        admitted += 1
+    elif o == _RETURN_MX or o == _EMERGENCY:
+        if a != 0 and (o == _RETURN_MX or accepts[a] == 0):
+            taken += 1  # a non-Mexican Mexico takes back under the monthly cap
+        flows[_EMER if o == _EMERGENCY else _RET, a, place[i]] += 1
+        if o == _EMERGENCY:
             flows[_RET, a, place[i]] += 1
-            if expl[i] < 255:
-                expl[i] += 1
-            flags[i] = (flags[i] | pp.EXPELLED) & ~np.uint8(pp.RETURNED)
-            state[i] = pp.WAITING
-            t_state[i] = day
-        elif o == _EXPEL_FLIGHT or o == _CUSTODY:
-            if o == _EXPEL_FLIGHT:
-                flows[_T42, a, sec] += 1
-                flags[i] |= pp.EXPELLED
-            else:
-                flags[i] &= ~np.uint8(pp.EXPELLED)
-            flows[_DET, a, sec] += 1
-            state[i] = pp.US_CUSTODY
-            place[i] = sec
-            t_state[i] = day
-            admitted += 1
-        elif o == _RETURN_MX or o == _EMERGENCY:
-            if a != 0 and (o == _RETURN_MX or accepts[a] == 0):
-                taken += 1  # a non-Mexican Mexico takes back under the monthly cap
-            flows[_EMER if o == _EMERGENCY else _RET, a, place[i]] += 1
-            if o == _EMERGENCY:
-                flows[_RET, a, place[i]] += 1
-            if rem[i] < 255:
-                rem[i] += 1
-            flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
-            state[i] = pp.WAITING
-            t_state[i] = day
-        else:  # MPP
-            flows[_MPP, a, place[i]] += 1
-            flows[_RET, a, place[i]] += 1
-            flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
-            state[i] = pp.MPP
-            t_state[i] = day
-            t_next[i] = day + hearing_days
+        if rem[i] < 255:
+            rem[i] += 1
+        flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
+        state[i] = pp.WAITING
+        t_state[i] = day
+    else:  # MPP
+        flows[_MPP, a, place[i]] += 1
+        flows[_RET, a, place[i]] += 1
+        flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
+        state[i] = pp.MPP
+        t_state[i] = day
+        t_next[i] = day + hearing_days
     return taken, admitted

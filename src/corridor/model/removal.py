@@ -81,6 +81,12 @@ class Removal(Module):
 def removal_day_nb(day, pk, n, ppl, flows):
     """:meth:`Removal.step` with its carry of fractional seats; returns how many left
     custody."""
+    return removal_nb(n, day, seats_today_nb(day, pk), pk.max_days, ppl, flows)
+
+
+@nb.njit(cache=True)
+def seats_today_nb(day, pk):
+    """Whole seats on today's flights by nationality; the fractions carry to the next day."""
     n_nat = pk.seat_carry.shape[0]
     seats = np.empty(n_nat, dtype=np.int64)
     for a in range(n_nat):
@@ -89,7 +95,7 @@ def removal_day_nb(day, pk, n, ppl, flows):
         if s > 0:
             pk.seat_carry[a] = s - whole
         seats[a] = np.int64(whole)
-    return removal_nb(n, day, seats, pk.max_days, ppl, flows)
+    return seats
 
 
 @nb.njit(cache=True)
@@ -105,24 +111,49 @@ def removal_nb(
 
     Returns how many left custody today. FIFO is by custody start day, ties by array order.
     """
+    state = ppl[3]
+    cust = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        if state[i] == pp.US_CUSTODY:
+            cust[count] = i
+            count += 1
+    return remove_nb(cust[:count], day, seats, max_days, ppl, flows)
+
+
+@nb.njit(cache=True)
+def fifo_nb(cust, t_state):
+    """``cust`` sorted by custody start day, ties in list order: a stable counting sort (the
+    start days span at most ``max_detention_days``), the order of a stable argsort."""
+    lo = t_state[cust[0]]
+    hi = lo
+    for i in cust:
+        lo = min(lo, t_state[i])
+        hi = max(hi, t_state[i])
+    start = np.zeros(hi - lo + 2, dtype=np.int64)
+    for i in cust:
+        start[t_state[i] - lo + 1] += 1
+    for d in range(1, start.shape[0]):
+        start[d] += start[d - 1]
+    out = np.empty_like(cust)
+    for i in cust:
+        k = t_state[i] - lo
+        out[start[k]] = i
+        start[k] += 1
+    return out
+
+
+@nb.njit(cache=True)
+def remove_nb(cust, day, seats, max_days, ppl, flows):
+    """:func:`removal_nb` for the people in custody ``cust``, listed so that a stable sort by
+    custody start day leaves ties in array order: array order does, and so does array order
+    with today's admissions appended (the fused driver's list)."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     left = 0
     n_nat = seats.shape[0]
-    if seats.sum() > 0:
-        count = 0
-        for i in range(n):
-            if state[i] == pp.US_CUSTODY:
-                count += 1
-        cust = np.empty(count, dtype=np.int64)
-        j = 0
-        for i in range(n):
-            if state[i] == pp.US_CUSTODY:
-                cust[j] = i
-                j += 1
-        order = np.argsort(t_state[cust], kind="mergesort")  # stable: ties by array order
+    if seats.sum() > 0 and cust.shape[0] > 0:
         remaining = seats.copy()
-        for o in order:
-            i = cust[o]
+        for i in fifo_nb(cust, t_state):
             a = nat[i]
             if a < n_nat and remaining[a] > 0:
                 remaining[a] -= 1
@@ -132,7 +163,7 @@ def removal_nb(
                 if rem[i] < 255:
                     rem[i] += 1
                 left += 1
-    for i in range(n):
+    for i in cust:
         if state[i] == pp.US_CUSTODY and day - t_state[i] >= max_days:
             flows[_REL, nat[i], place[i]] += 1
             state[i] = pp.IN_US

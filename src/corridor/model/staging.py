@@ -317,54 +317,140 @@ def staging_nb(
 
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
     """
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k_cross = day_key_nb(seed, _ST_CROSS_DECISION, day)
-    k_give = day_key_nb(seed, _ST_GIVE_UP, day)
-    k_reg = day_key_nb(seed, _ST_CBP_ONE_REGISTER, day)
-    k_harm = day_key_nb(seed, _ST_HARM, day)
     occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    _staging_loop_nb(
+        n,
+        day,
+        staging_keys_nb(seed, day),
+        beds,
+        occupied,
+        cross,
+        give_up,
+        register,
+        min_wait,
+        harm_street,
+        shelter_factor,
+        mpp_give_up,
+        ppl,
+        event,
+        flows,
+    )
+
+
+@pp.loop_nb
+def _staging_loop_nb(
+    n,
+    day,
+    keys,
+    beds,
+    occupied,
+    cross,
+    give_up,
+    register,
+    min_wait,
+    harm_street,
+    shelter_factor,
+    mpp_give_up,
+    ppl,
+    event,
+    flows,
+):
+    """:func:`staging_nb`'s loop over the people (``occupied``: zeroed beds taken by city)."""
     for i in range(n):
-        event[i] = 0
-        s = state[i]
-        if s != pp.WAITING and s != pp.MPP:
-            continue
-        c = place[i] - _FIRST_CITY
-        rate = harm_street
-        if occupied[c] < beds[c]:
-            occupied[c] += 1
-            flags[i] |= pp.IN_SHELTER
-            rate *= shelter_factor
-        else:
-            flags[i] &= ~np.uint8(pp.IN_SHELTER)
-        if uniform_nb(k_harm, uid[i]) < rate:
-            flows[_HARM, nat[i], place[i]] += 1
-        if s == pp.MPP:
-            if uniform_nb(k_give, uid[i]) < mpp_give_up:
-                state[i] = pp.HOME
-                flags[i] &= ~np.uint8(pp.IN_SHELTER)
-                flows[_GAVE_UP, nat[i], place[i]] += 1
-                place[i] = _HOME
-            continue
-        if day - t_state[i] < min_wait:
-            continue
-        f = flags[i]
-        kind = 0
-        if f & pp.EXPELLED:
-            kind = 2
-        elif f & pp.RETURNED:
-            kind = 3
-        elif f & pp.CBP_ONE:
-            kind = 1
-        if register > 0.0 and not (f & pp.CBP_ONE) and uniform_nb(k_reg, uid[i]) < register:
-            flags[i] |= pp.CBP_ONE
-            t_cbp[i] = day
-            if kind == 0:
-                kind = 1
-        u = uniform_nb(k_cross, uid[i])
-        if u < cross[kind, nat[i]]:
-            event[i] = CROSS
-        elif uniform_nb(k_give, uid[i]) < give_up[kind]:
+        crosses = staging_person_nb(
+            i,
+            day,
+            keys,
+            beds,
+            occupied,
+            cross,
+            give_up,
+            register,
+            min_wait,
+            harm_street,
+            shelter_factor,
+            mpp_give_up,
+            ppl,
+            flows,
+        )
+        event[i] = CROSS if crosses else 0
+
+
+@nb.njit(cache=True)
+def staging_keys_nb(seed, day):
+    """Today's draw keys: (cross, give up, register, harm)."""
+    return (
+        day_key_nb(seed, _ST_CROSS_DECISION, day),
+        day_key_nb(seed, _ST_GIVE_UP, day),
+        day_key_nb(seed, _ST_CBP_ONE_REGISTER, day),
+        day_key_nb(seed, _ST_HARM, day),
+    )
+
+
+@pp.person_nb
+def staging_person_nb(
+    i,
+    day,
+    keys,
+    beds,
+    occupied,
+    cross,
+    give_up,
+    register,
+    min_wait,
+    harm_street,
+    shelter_factor,
+    mpp_give_up,
+    ppl,
+    flows,
+):
+    """Person ``i``'s day in a border city (:func:`staging_nb` is the loop of it over
+    everyone; the fused driver calls it from its one pass). ``occupied`` counts today's beds
+    taken so far by city: beds go first come, first served in array order. Returns whether
+    ``i`` tries to cross today."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    k_cross, k_give, k_reg, k_harm = keys
+    s = state[i]
+    if s != pp.WAITING and s != pp.MPP:
+        return False
+    c = place[i] - _FIRST_CITY
+    rate = harm_street
+    if occupied[c] < beds[c]:
+        occupied[c] += 1
+        flags[i] |= pp.IN_SHELTER
+        rate *= shelter_factor
+    else:
+        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+    if uniform_nb(k_harm, uid[i]) < rate:
+        flows[_HARM, nat[i], place[i]] += 1
+    if s == pp.MPP:
+        if uniform_nb(k_give, uid[i]) < mpp_give_up:
             state[i] = pp.HOME
-            flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
+            flags[i] &= ~np.uint8(pp.IN_SHELTER)
             flows[_GAVE_UP, nat[i], place[i]] += 1
             place[i] = _HOME
+        return False
+    if day - t_state[i] < min_wait:
+        return False
+    f = flags[i]
+    kind = 0
+    if f & pp.EXPELLED:
+        kind = 2
+    elif f & pp.RETURNED:
+        kind = 3
+    elif f & pp.CBP_ONE:
+        kind = 1
+    if register > 0.0 and not (f & pp.CBP_ONE) and uniform_nb(k_reg, uid[i]) < register:
+        flags[i] |= pp.CBP_ONE
+        t_cbp[i] = day
+        if kind == 0:
+            kind = 1
+    u = uniform_nb(k_cross, uid[i])
+    if u < cross[kind, nat[i]]:
+        return True
+    if uniform_nb(k_give, uid[i]) < give_up[kind]:
+        state[i] = pp.HOME
+        flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
+        flows[_GAVE_UP, nat[i], place[i]] += 1
+        place[i] = _HOME
+    return False

@@ -232,13 +232,9 @@ class Transit(Module):
 def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows):
     """:meth:`Transit.step` with its carries: returns (cap_carry, deported this month,
     month seen)."""
-    cap = pk.capacity[day] + cap_carry
-    whole = int(cap)
-    cap_carry = cap - whole
-    m = pk.month_of_day[day]
-    if m != month_seen:
-        month_seen, deported = m, 0
-    left = max(0, int(round(pk.deport_cap[day])) - deported)
+    whole, left, cap_carry, deported, month_seen = inm_limits_nb(
+        day, pk, cap_carry, deported, month_seen
+    )
     _, today = transit_nb(
         n,
         day,
@@ -260,6 +256,20 @@ def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows
 
 
 @nb.njit(cache=True)
+def inm_limits_nb(day, pk, cap_carry, deported, month_seen):
+    """INM's limits today: (apprehensions allowed today, deportations left this month, the
+    capacity carry, deported this month so far, month seen)."""
+    cap = pk.capacity[day] + cap_carry
+    whole = int(cap)
+    cap_carry = cap - whole
+    m = pk.month_of_day[day]
+    if m != month_seen:
+        month_seen, deported = m, 0
+    left = max(0, int(round(pk.deport_cap[day])) - deported)
+    return whole, left, cap_carry, deported, month_seen
+
+
+@pp.helper_nb
 def _choose_city(u, cdf):
     c = 0
     while c < cdf.shape[0] - 1 and u >= cdf[c]:
@@ -267,7 +277,7 @@ def _choose_city(u, cdf):
     return c
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_time):
     c = _choose_city(u_city * city_cdf[-1], city_cdf)
     place[i] = _FIRST_CITY + c
@@ -276,6 +286,20 @@ def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_ti
 
 
 @nb.njit(cache=True)
+def transit_keys_nb(seed, day):
+    """Today's draw keys: (apprehension, deportation, city, travel time, release city,
+    release time)."""
+    return (
+        day_key_nb(seed, _ST_MEXICO_APPREHENSION, day),
+        day_key_nb(seed, _ST_MEXICO_DEPORTATION, day),
+        day_key_nb(seed, _ST_CITY_CHOICE, day),
+        day_key_nb(seed, _ST_TRAVEL_TIME, day),
+        day_key_nb(seed, _ST_MEXICO_RELEASE_CITY, day),
+        day_key_nb(seed, _ST_MEXICO_RELEASE_TIME, day),
+    )
+
+
+@pp.loop_nb
 def transit_nb(
     n,
     day,
@@ -294,94 +318,133 @@ def transit_nb(
     flows,
 ):
     """One day of travel and Mexican enforcement. Returns (apprehended, deported)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k_app = day_key_nb(seed, _ST_MEXICO_APPREHENSION, day)
-    k_dep = day_key_nb(seed, _ST_MEXICO_DEPORTATION, day)
-    k_city = day_key_nb(seed, _ST_CITY_CHOICE, day)
-    k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
-    k_rc = day_key_nb(seed, _ST_MEXICO_RELEASE_CITY, day)
-    k_rt = day_key_nb(seed, _ST_MEXICO_RELEASE_TIME, day)
+    keys = transit_keys_nb(seed, day)
     apprehended = 0
     deported = 0
     for i in range(n):
-        s = state[i]
-        if s == pp.TRAVEL_SOUTH:
-            if t_next[i] > day:
-                continue
-            if flags[i] & pp.DARIEN:
-                flows[_DAR, nat[i], _DARIEN] += 1
-            if apprehended < cap and uniform_nb(k_app, uid[i]) < p_south:
-                state[i] = pp.MEXICO_DETAINED
-                place[i] = _TAPACHULA
-                t_state[i] = day
-                t_next[i] = day + int(detention_days)
-                apprehended += 1
-                flows[_APP, nat[i], _TAPACHULA] += 1
-                continue
-            state[i] = pp.MEXICO_TRANSIT
+        apprehended, deported = transit_person_nb(
+            i,
+            day,
+            keys,
+            city_cdf,
+            travel,
+            p_south,
+            h_interior,
+            cap,
+            deport_left,
+            deport_p,
+            detention_days,
+            restart_days,
+            spread,
+            ppl,
+            flows,
+            apprehended,
+            deported,
+        )
+    return apprehended, deported
+
+
+@pp.person_nb
+def transit_person_nb(
+    i,
+    day,
+    keys,
+    city_cdf,
+    travel,
+    p_south,
+    h_interior,
+    cap,
+    deport_left,
+    deport_p,
+    detention_days,
+    restart_days,
+    spread,
+    ppl,
+    flows,
+    apprehended,
+    deported,
+):
+    """Person ``i``'s day of travel and Mexican enforcement (:func:`transit_nb` is the loop of
+    it over everyone, the fused driver calls it from its one pass). INM's apprehensions and
+    deportations so far today come in and go out: they are capped in array order."""
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    k_app, k_dep, k_city, k_time, k_rc, k_rt = keys
+    s = state[i]
+    if s == pp.TRAVEL_SOUTH:
+        if t_next[i] > day:
+            return apprehended, deported
+        if flags[i] & pp.DARIEN:
+            flows[_DAR, nat[i], _DARIEN] += 1
+        if apprehended < cap and uniform_nb(k_app, uid[i]) < p_south:
+            state[i] = pp.MEXICO_DETAINED
+            place[i] = _TAPACHULA
             t_state[i] = day
+            t_next[i] = day + int(detention_days)
+            flows[_APP, nat[i], _TAPACHULA] += 1
+            return apprehended + 1, deported
+        state[i] = pp.MEXICO_TRANSIT
+        t_state[i] = day
+        _to_city(
+            i,
+            day,
+            uniform_nb(k_city, uid[i]),
+            normal_nb(k_time, uid[i]),
+            city_cdf,
+            travel,
+            spread,
+            place,
+            t_next,
+            False,
+        )
+    elif s == pp.MEXICO_TRANSIT:
+        if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
             _to_city(
                 i,
                 day,
                 uniform_nb(k_city, uid[i]),
-                normal_nb(k_time, uid[i]),
+                0.0,
                 city_cdf,
                 travel,
                 spread,
                 place,
                 t_next,
-                False,
+                True,
             )
-        elif s == pp.MEXICO_TRANSIT:
-            if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
-                _to_city(
-                    i,
-                    day,
-                    uniform_nb(k_city, uid[i]),
-                    0.0,
-                    city_cdf,
-                    travel,
-                    spread,
-                    place,
-                    t_next,
-                    True,
-                )
-            if t_next[i] <= day:
-                state[i] = pp.WAITING
-                t_state[i] = day
-                flows[_ARR, nat[i], place[i]] += 1
-                continue
-            if nat[i] != 0 and apprehended < cap and uniform_nb(k_app, uid[i]) < h_interior:
-                state[i] = pp.MEXICO_DETAINED
-                flows[_APP, nat[i], _TRANSIT] += 1
-                place[i] = _TRANSIT
-                t_state[i] = day
-                t_next[i] = day + int(detention_days)
-                apprehended += 1
-        elif s == pp.MEXICO_DETAINED:
-            if t_next[i] > day:
-                continue
-            if deported < deport_left and uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]:
-                flows[_DEP, nat[i], place[i]] += 1
-                state[i] = pp.HOME
-                place[i] = _HOME
-                deported += 1
-            else:
-                flows[_REL, nat[i], place[i]] += 1
-                state[i] = pp.MEXICO_TRANSIT
-                t_state[i] = day
-                z = normal_nb(k_rt, uid[i])
-                _to_city(
-                    i,
-                    day,
-                    uniform_nb(k_rc, uid[i]),
-                    z,
-                    city_cdf,
-                    travel,
-                    spread,
-                    place,
-                    t_next,
-                    False,
-                )
-                t_next[i] += int(restart_days)
+        if t_next[i] <= day:
+            state[i] = pp.WAITING
+            t_state[i] = day
+            flows[_ARR, nat[i], place[i]] += 1
+            return apprehended, deported
+        if nat[i] != 0 and apprehended < cap and uniform_nb(k_app, uid[i]) < h_interior:
+            state[i] = pp.MEXICO_DETAINED
+            flows[_APP, nat[i], _TRANSIT] += 1
+            place[i] = _TRANSIT
+            t_state[i] = day
+            t_next[i] = day + int(detention_days)
+            return apprehended + 1, deported
+    elif s == pp.MEXICO_DETAINED:
+        if t_next[i] > day:
+            return apprehended, deported
+        if deported < deport_left and uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]:
+            flows[_DEP, nat[i], place[i]] += 1
+            state[i] = pp.HOME
+            place[i] = _HOME
+            return apprehended, deported + 1
+        flows[_REL, nat[i], place[i]] += 1
+        state[i] = pp.MEXICO_TRANSIT
+        t_state[i] = day
+        z = normal_nb(k_rt, uid[i])
+        _to_city(
+            i,
+            day,
+            uniform_nb(k_rc, uid[i]),
+            z,
+            city_cdf,
+            travel,
+            spread,
+            place,
+            t_next,
+            False,
+        )
+        t_next[i] += int(restart_days)
     return apprehended, deported
