@@ -16,7 +16,7 @@ import pytest
 import corridor
 from corridor.api import prepare
 from corridor.engine.sim import Simulation
-from corridor.model import inputs
+from corridor.model import inputs, staging
 from corridor.model.places import DEMOGRAPHICS, NAT
 from corridor.model.registry import PHASES
 
@@ -74,15 +74,43 @@ def test_announced_outcomes_are_probabilities_net_of_unaccompanied_children() ->
 
 @pytest.mark.parametrize("kappa", [0.5, 2.0])
 def test_hazards_are_the_closed_form(kappa: float) -> None:
-    off, on = _sim(0.0), _sim(kappa)
-    sev = on.module("staging").severity()
-    base = off.module("staging").cross_by_nationality()
-    got = on.module("staging").cross_by_nationality()
-    expect = base.copy()
-    expect[:, :2, :] *= np.exp(-kappa * sev)[:, None, :]
-    np.testing.assert_allclose(got, expect, rtol=1e-12)
-    # Re-crossers after an expulsion or a return keep their own hazard.
-    np.testing.assert_array_equal(got[:, 2:, :], base[:, 2:, :])
+    """cross_today_nb against exp(-kappa (w x announced + (1 - w) x heard)) on hand-set news."""
+    sim = _sim(kappa, weight=0.4)
+    st = sim.module("staging")
+    pk = st.pk
+    rng = np.random.default_rng(3)
+    n_nat = pk.news_in.shape[0]
+    pk.news_all[:] = rng.uniform(0.5, 2.0, n_nat)
+    pk.news_in[:] = pk.news_all * rng.uniform(0.0, 1.0, n_nat)
+    pk.news_expelled[:] = (pk.news_all - pk.news_in) * rng.uniform(0.0, 1.0, n_nat)
+    sev = st.severity()
+    w = st.announcement_weight(sev)
+    base = st.cross_by_nationality()
+    heard = (pk.news_all - pk.news_in - 0.6 * pk.news_expelled) / pk.news_all
+    start = _day(sim, CHN_DAY)
+    for day in (0, start - 1, start, start + 30, _day(sim, "2023-02-28")):
+        f = np.exp(-kappa * (w[day] * sev[day] + (1 - w[day]) * np.clip(heard, 0, 1)))
+        expect = base[day].copy()
+        expect[:2, :] *= f[None, :]
+        got = staging.cross_today_nb(day, pk)
+        np.testing.assert_allclose(got, expect, rtol=1e-12)
+        # Re-crossers after an expulsion or a return keep their own hazard.
+        np.testing.assert_array_equal(got[2:, :], base[day, 2:, :])
+
+
+def test_the_announcement_fades() -> None:
+    """Weight 1 the day Title 42 reaches Cubans, exp(-t / fade) after; 0 before any change."""
+    sim = _sim(2.0)
+    st = sim.module("staging")
+    w = st.announcement_weight(st.severity())
+    fade = st.p["announcement_fade_days"]
+    d, cuba = _day(sim, CHN_DAY), NAT["cuba"]
+    assert w[:d, cuba].max() == 0.0
+    assert w[d, cuba] == 1.0
+    assert w[d + 30, cuba] == pytest.approx(np.exp(-30 / fade))
+    # Venezuelans: the October 12, 2022 change (Title 42 and parole).
+    v = _day(sim, "2022-10-12")
+    assert w[v, NAT["venezuela"]] == 1.0 and w[v - 1, NAT["venezuela"]] == 0.0
 
 
 def _bp(ds, nat: str, t0: str, t1: str) -> int:

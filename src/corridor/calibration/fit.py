@@ -67,6 +67,7 @@ FREE: tuple[Free, ...] = (
     Free("staging.register_per_day", 0.02, 0.5, 0.1),
     Free("staging.policy_deterrence", 0.0, 6.0, 1.5),
     Free("staging.expulsion_weight", 0.0, 1.0, 0.3),
+    Free("staging.announcement_fade_days", 7.0, 365.0, 60.0),
 )
 
 

@@ -34,7 +34,7 @@ def calibrate(
     end: Annotated[
         str, typer.Option(help="Last day of data used (2022-12-31 for the out-of-sample test)")
     ] = "2023-12-31",
-    walkers: Annotated[int, typer.Option(help="emcee walkers (>= 2 x parameters)")] = 28,
+    walkers: Annotated[int, typer.Option(help="emcee walkers (>= 2 x parameters)")] = 30,
     steps: Annotated[int, typer.Option(help="emcee steps")] = 30,
     scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 200,
     draws: Annotated[int, typer.Option(help="Posterior draws to save")] = 20,

@@ -34,6 +34,7 @@ _REL = F["releases"]
 _E_USBP = F["encounters_usbp"]
 _LET_IN_IDX = np.array([F[s] for s in LET_IN])
 _SENT_BACK_IDX = np.array([F[s] for s in SENT_BACK])
+_EXPELLED_IDX = np.array([F["expulsions_title42"]])  # booked as returns too (or removals)
 _GAVE_UP = F["gave_up"]
 _US = PLACE["us_interior"]
 _HOME = PLACE["origin"]
@@ -54,6 +55,7 @@ class BookkeepingPack(NamedTuple):
     emergency: np.ndarray  # [day] bool, the module's own (updated in place)
     let_in_idx: np.ndarray  # flow indices
     sent_back_idx: np.ndarray  # flow indices
+    expelled_idx: np.ndarray  # flow indices
     histogram: np.ndarray  # scratch for end_of_day_nb
 
 
@@ -109,6 +111,7 @@ class Bookkeeping(Module):
             self.emergency,
             _LET_IN_IDX,
             _SENT_BACK_IDX,
+            _EXPELLED_IDX,
             new_histogram(),
         )
 
@@ -139,6 +142,7 @@ def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows,
     n = end_of_day_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram)
     outcome_sums_nb(flows, pk.let_in_idx, dep.let_in[day])
     outcome_sums_nb(flows, pk.sent_back_idx, dep.sent_back[day])
+    outcome_sums_nb(flows, pk.expelled_idx, dep.expelled[day])
     remember_nb(day, dep)
     return emergency, below_days, n
 

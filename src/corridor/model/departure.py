@@ -65,6 +65,8 @@ class DeparturePack(NamedTuple):
     news_in: np.ndarray  # [nat] state: what people at the border saw lately (no lag)
     news_all: np.ndarray  # [nat] state
     news_memory_days: float
+    expelled: np.ndarray  # [day, nat] state: Title 42 expulsions (part of sent_back)
+    news_expelled: np.ndarray  # [nat] state
 
 
 class Departure(Module):
@@ -255,6 +257,8 @@ class Departure(Module):
         self.mem_all = np.ones(len(NATIONALITIES))
         self.news_in = np.full(len(NATIONALITIES), let_in)
         self.news_all = np.ones(len(NATIONALITIES))
+        self.news_expelled = np.zeros(len(NATIONALITIES))
+        self.expelled = np.zeros((sim.n_days, len(NATIONALITIES)))
         self.let_in = np.zeros((sim.n_days, len(NATIONALITIES)))
         self.sent_back = np.zeros((sim.n_days, len(NATIONALITIES)))
         self.parole_share = np.zeros(len(NATIONALITIES))
@@ -293,6 +297,8 @@ class Departure(Module):
             self.news_in,
             self.news_all,
             float(p["border_news_memory_days"]),
+            self.expelled,
+            self.news_expelled,
         )
 
     def expected_agents_per_day(self) -> np.ndarray:
@@ -469,6 +475,10 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
 def remember_nb(day, pk):
     """Fold today's border outcomes into the news people waiting at the border hear at once,
     and the outcomes of ``day - lag`` into the memory at the origins."""
+    a = 1.0 / pk.news_memory_days
+    for k in range(pk.news_expelled.shape[0]):  # before news_all moves: same days count
+        if pk.let_in[day, k] + pk.sent_back[day, k] > 0:
+            pk.news_expelled[k] = (1 - a) * pk.news_expelled[k] + a * pk.expelled[day, k]
     _fold_nb(pk.news_in, pk.news_all, pk.let_in[day], pk.sent_back[day], pk.news_memory_days)
     d = day - pk.lag_days
     if d >= 0:

@@ -47,23 +47,16 @@ class StagingPack(NamedTuple):
     mpp_give_up: float
     news_in: np.ndarray  # [nat] the departure module's border news (shared arrays)
     news_all: np.ndarray  # [nat]
-    deterrence: float
-    reference: float
+    news_expelled: np.ndarray  # [nat]
+    severity: np.ndarray  # [day, nat] as announced
+    announced: np.ndarray  # [day, nat] weight of the announcement against experience
+    kappa: float
+    expulsion_weight: float
 
 
 class Staging(Module):
     name = "staging"
     PARAMS = (
-        Param(
-            "border_deterrence",
-            0.0,
-            "d log crossing hazard / d share sent back",
-            0.0,
-            20.0,
-            "calibration; the Jan 2023 drop after Title 42 reached Cubans, Haitians and "
-            "Nicaraguans (CBP SW file) happened within days, before any new departure",
-            range=(0.0, 6.0),
-        ),
         Param(
             "policy_deterrence",
             0.0,
@@ -74,6 +67,17 @@ class Staging(Module):
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
             range=(0.0, 6.0),
+        ),
+        Param(
+            "announcement_fade_days",
+            60.0,
+            "days",
+            1.0,
+            730.0,
+            "calibration; after a policy change, what people hear of outcomes replaces what "
+            "was announced (the Venezuelan return in Sep 2023 under the same parole and "
+            "take-back rules that held them back in Jan 2023)",
+            range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
@@ -211,30 +215,39 @@ class Staging(Module):
         self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
 
     def cross_by_nationality(self) -> np.ndarray:
-        """Crossing hazards [day, kind, nat]. Those not yet sent back (new arrivals, CBP One
-        registrants) hold back by exp(-policy_deterrence x severity), the severity of
-        crossing between ports under the policy announced that day: P(Title 8 consequence)
-        + expulsion_weight x P(Title 42 expulsion) + 1 where a parole programme open to the
-        nationality is forfeited by crossing (CHNV), at most 1. After an expulsion or a
-        return, the kind's own hazard applies (they have been through it)."""
-        out = np.repeat(self.cross[:, :, None], len(NATIONALITIES), axis=2)
-        k = self.p["policy_deterrence"]
-        if k > 0:
-            out[:, :2, :] *= np.exp(-k * self.severity())[:, None, :]
-        return out
+        """Crossing hazards [day, kind, nat] before deterrence (``cross_today_nb`` applies it)."""
+        return np.repeat(self.cross[:, :, None], len(NATIONALITIES), axis=2)
 
     def severity(self) -> np.ndarray:
-        """What crossing between ports risks under the announced policy [day, nat], 0-1."""
+        """What crossing between ports risks under the announced policy [day, nat], 0-1:
+        P(Title 8 consequence) + expulsion_weight x P(Title 42 expulsion), plus 1 where a
+        parole programme open to the nationality is forfeited by crossing (CHNV)."""
         sim = self.sim
         p42, p8 = sim.module("processing").announced_outcomes()
         parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
         parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
         return np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
 
+    def announcement_weight(self, severity: np.ndarray) -> np.ndarray:
+        """exp(-days since the severity last changed / fade) [day, nat]: 1 the day a policy
+        changes, fading as outcomes are heard; 0 before any change in the run. Changes
+        below 0.05 (the demographic mix moving with the fiscal year) are not news."""
+        fade = self.p["announcement_fade_days"]
+        out = np.zeros_like(severity)
+        for a in range(severity.shape[1]):
+            changed = np.flatnonzero(np.abs(np.diff(severity[:, a])) > 0.05) + 1
+            last = np.full(severity.shape[0], -1)
+            last[changed] = changed
+            last = np.maximum.accumulate(last)
+            since = np.arange(severity.shape[0]) - last
+            out[:, a] = np.where(last >= 0, np.exp(-since / fade), 0.0)
+        return out
+
     def pack(self) -> StagingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
         p, c = self.p, np.ascontiguousarray
         dep = self.sim.module("departure")
+        sev = self.severity()
         return StagingPack(
             c(self.beds, dtype=np.int64),
             c(self.cross_by_nationality(), dtype=np.float64),
@@ -246,8 +259,11 @@ class Staging(Module):
             float(p["mpp_give_up_per_day"]),
             dep.news_in,
             dep.news_all,
-            float(p["border_deterrence"]),
-            float(dep.p["pull_reference"]),
+            dep.news_expelled,
+            c(sev, dtype=np.float64),
+            c(self.announcement_weight(sev), dtype=np.float64),
+            float(p["policy_deterrence"]),
+            float(p["expulsion_weight"]),
         )
 
     def step(self, day: int) -> None:
@@ -281,18 +297,26 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
 
 @nb.njit(cache=True)
 def cross_today_nb(day, pk):
-    """Crossing hazards [kind, nationality] today. New arrivals weigh what they hear at the
-    border about the last days' outcomes for their nationality: the more are sent back, the
-    more hold back (``border_deterrence``); after an expulsion, a return or with an appointment
-    pending, the kind's own hazard applies."""
+    """Crossing hazards [kind, nationality] today. Those not yet sent back (new arrivals, CBP
+    One registrants) hold back by exp(-kappa x expected severity): what was announced,
+    weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
+    hear at the border of the last days' outcomes for their nationality (returns and
+    removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
+    kind's own hazard applies."""
     n_nat = pk.news_in.shape[0]
     out = np.empty((pk.cross.shape[1], n_nat))
     for a in range(n_nat):
-        sent = 1.0 - pk.news_in[a] / max(pk.news_all[a], 1e-9)
-        f = np.exp(-pk.deterrence * (sent - pk.reference))
+        all_ = max(pk.news_all[a], 1e-9)
+        heard = (
+            pk.news_all[a] - pk.news_in[a] - (1.0 - pk.expulsion_weight) * pk.news_expelled[a]
+        ) / all_
+        heard = min(max(heard, 0.0), 1.0)
+        w = pk.announced[day, a]
+        f = np.exp(-pk.kappa * (w * pk.severity[day, a] + (1.0 - w) * heard))
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
-        out[0, a] = min(1.0, pk.cross[day, 0, a] * f)
+        out[0, a] *= f
+        out[1, a] *= f
     return out
 
 
