@@ -43,7 +43,12 @@ def scenario(stress: bool = False, **changes: Any) -> dict[str, Any]:
     scn = copy.deepcopy(BASE)
     if stress:
         scn["name"] = "stress"
-        scn["parameters"] = {"processing.mpp_hearing_days": 30.0}
+        # Announced-policy deterrence on, whatever the defaults: the fused driver and the
+        # loop must agree on the border news it reads.
+        scn["parameters"] = {
+            "processing.mpp_hearing_days": 30.0,
+            "staging.policy_deterrence": 2.0,
+        }
         scn["policies"] = [copy.deepcopy(STRESS_POLICY)]
     scn.update(changes)
     return scn

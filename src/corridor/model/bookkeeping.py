@@ -140,11 +140,18 @@ def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows,
     # The switch reads only encounters, which hearings do not change: it can go first.
     emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
     n = end_of_day_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram)
+    outcomes_nb(day, pk, dep, flows)
+    return emergency, below_days, n
+
+
+@nb.njit(cache=True)
+def outcomes_nb(day, pk, dep, flows):
+    """Today's outcomes by nationality (let in, sent back, expelled) into the departure
+    module's memory of outcomes and the border news."""
     outcome_sums_nb(flows, pk.let_in_idx, dep.let_in[day])
     outcome_sums_nb(flows, pk.sent_back_idx, dep.sent_back[day])
     outcome_sums_nb(flows, pk.expelled_idx, dep.expelled[day])
     remember_nb(day, dep)
-    return emergency, below_days, n
 
 
 @nb.njit(cache=True)

@@ -38,9 +38,9 @@ from corridor.model.bookkeeping import (
     flush_counts_nb,
     hearing_key_nb,
     hearing_nb,
-    outcome_sums_nb,
+    outcomes_nb,
 )
-from corridor.model.departure import departure_counts_nb, departure_day_nb, remember_nb
+from corridor.model.departure import departure_counts_nb, departure_day_nb
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -246,9 +246,7 @@ def run_days_nb(
         # The end of the day: the switch reads only encounters, which hearings do not change.
         emergency, below = emergency_nb(day, bk, emergency, below, f)
         _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)
-        outcome_sums_nb(f, bk.let_in_idx, dep.let_in[day])
-        outcome_sums_nb(f, bk.sent_back_idx, dep.sent_back[day])
-        remember_nb(day, dep)
+        outcomes_nb(day, bk, dep, f)
         day += 1
     if day > d0:  # the last day's head counts; leave no absorbed people behind
         n, live = _count_nb(n, ppl, hist)
