@@ -145,13 +145,31 @@ class Objective:
         return self.evaluate(theta)[0]
 
 
+def start_point(draws: pd.DataFrame | None = None) -> np.ndarray:
+    """Where Nelder-Mead starts: each parameter's value in ``draws``' first row (an earlier
+    posterior's MAP) when it is there and inside the prior, else its declared start."""
+    out = []
+    for f in FREE:
+        v = f.start
+        if draws is not None and f.key in draws.columns and len(draws):
+            x = float(draws[f.key].iloc[0])
+            if f.lo <= x <= f.hi:
+                v = x
+        out.append(v)
+    return np.array(out)
+
+
 def optimize(
-    obj: Objective, maxiter: int, report: Callable[[int, float], None] | None = None
+    obj: Objective,
+    maxiter: int,
+    report: Callable[[int, float], None] | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maximum a posteriori start for the sampler: Nelder-Mead (scipy) on -log posterior."""
     from scipy.optimize import minimize
 
-    best = {"lp": -np.inf, "theta": np.array([f.start for f in FREE]), "n": 0}
+    theta0 = start_point() if start is None else np.asarray(start, float)
+    best = {"lp": -np.inf, "theta": theta0, "n": 0}
 
     def neg(theta: np.ndarray) -> float:
         lp, knots = obj.evaluate(theta)
@@ -201,6 +219,7 @@ def run_mcmc(
     report: Callable[[int, float], None] | None = None,
     optimize_evals: int = 250,
     report_opt: Callable[[int, float], None] | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Find the MAP (Nelder-Mead), then sample around it with emcee; returns
     (chain [steps, walkers, k], log_prob [steps, walkers], mean acceptance fraction)."""
@@ -208,7 +227,7 @@ def run_mcmc(
 
     obj = Objective(end, scale, seed, iterations)
     rng = np.random.default_rng(seed)
-    start = optimize(obj, optimize_evals, report_opt)
+    start = optimize(obj, optimize_evals, report_opt, start)
     width = np.array([f.hi - f.lo for f in FREE])
     p0 = start + 0.02 * width * rng.standard_normal((walkers, len(FREE)))
     p0 = np.clip(p0, [f.lo for f in FREE], [f.hi for f in FREE])

@@ -42,8 +42,17 @@ def calibrate(
     optimize_evals: Annotated[
         int, typer.Option(help="Nelder-Mead evaluations for the MAP start")
     ] = 250,
+    start: Annotated[
+        Path | None,
+        typer.Option(
+            help="A posterior folder (with draws.csv) whose MAP starts Nelder-Mead "
+            "(parameters it lacks start at their defaults)"
+        ),
+    ] = None,
 ) -> None:
     """Fit push curves and behavioural parameters; save posterior draws into the package."""
+    import pandas as pd
+
     from corridor.calibration import fit, posterior, push_fit
 
     if end not in ("2023-12-31", "2022-12-31"):
@@ -55,6 +64,14 @@ def calibrate(
             f"{2 * len(fit.FREE)} (2 x the {len(fit.FREE)} parameters)"
         )
         raise typer.Exit(2)
+    theta0 = None
+    if start is not None:
+        path = start / "draws.csv" if start.is_dir() else start
+        try:
+            theta0 = fit.start_point(pd.read_csv(path))
+        except (OSError, pd.errors.ParserError) as exc:
+            console.print(f"[red]error:[/] --start {start}: expected a draws.csv ({exc})")
+            raise typer.Exit(2) from exc
     t0 = time.perf_counter()
     with _bar() as bar:
         opt = bar.add_task("MAP (Nelder-Mead)", total=optimize_evals, note="")
@@ -68,6 +85,7 @@ def calibrate(
             optimize_evals=optimize_evals,
             report=lambda k, best: bar.update(task, completed=k, note=f"best logp {best:.1f}"),
             report_opt=lambda k, best: bar.update(opt, completed=k, note=f"logp {best:.1f}"),
+            start=theta0,
         )
         chosen, lps = fit.select_draws(chain, log_prob, draws)
         task2 = bar.add_task("push curves per draw", total=len(chosen), note="")
@@ -89,6 +107,7 @@ def calibrate(
         "acceptance": round(acceptance, 3),
         "free": [f.key for f in fit.FREE],
         "optimize_evals": optimize_evals,
+        "start": None if start is None else str(start),
     }
     fit.save_posterior(chosen, lps, knots, posterior.folder(name), meta)
     posterior.load.cache_clear()
