@@ -151,3 +151,30 @@ def test_scenarios_and_levers_listed() -> None:
     assert res.exit_code == 0 and "baseline" in res.output
     res = runner.invoke(app, ["levers"])
     assert res.exit_code == 0 and "mexico.takeback_cap_per_month" in res.output
+
+
+def test_calibrate_start_must_be_a_draws_file(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", "--start", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2
+    assert "--start" in res.output and "draws.csv" in res.output
+
+
+def test_calibration_start_point_takes_an_earlier_map_inside_the_prior() -> None:
+    from corridor.calibration import fit
+
+    keys = [f.key for f in fit.FREE]
+    default = fit.start_point()
+    assert list(default) == [f.start for f in fit.FREE]
+    first, second = fit.FREE[0], fit.FREE[1]
+    draws = pd.DataFrame(
+        {
+            first.key: [0.5 * (first.lo + first.hi), 0.0],  # row 0 (the MAP) is used
+            second.key: [second.hi + 1.0, 0.0],  # outside the prior: the declared start
+            "not.a.parameter": [1.0, 2.0],
+        }
+    )
+    got = fit.start_point(draws)
+    assert got[keys.index(first.key)] == 0.5 * (first.lo + first.hi)
+    assert got[keys.index(second.key)] == second.start
+    rest = [i for i, k in enumerate(keys) if k not in (first.key, second.key)]
+    assert (got[rest] == default[rest]).all()
