@@ -17,6 +17,7 @@ import corridor
 from corridor.api import prepare
 from corridor.engine.sim import Simulation
 from corridor.model import inputs, staging
+from corridor.model.departure import fiscal_year_index
 from corridor.model.places import DEMOGRAPHICS, NAT
 from corridor.model.registry import PHASES
 
@@ -160,3 +161,36 @@ def test_inputs_take_no_data_after_the_cut_off() -> None:
     k = 39  # months Oct 2019 .. Dec 2022
     np.testing.assert_allclose(sec[k:], np.tile(sec[k - 12 : k].mean(axis=0), (60 - k, 1)))
     np.testing.assert_array_equal(sec[:k], inputs.sector_shares(60)[:k])
+
+
+def test_an_emergency_authority_is_announced_the_day_it_acts() -> None:
+    """With the switch on from the end of day s, hazards from day s + 1 use the emergency
+    severity weighted exp(-(day - s - 1) / fade); off again, the schedule's."""
+    kappa = 2.0
+    sim = _sim(kappa)
+    st = sim.module("staging")
+    pk = st.pk
+    pk.news_all[:] = 1.0
+    pk.news_in[:] = 0.5
+    pk.news_expelled[:] = 0.25
+    heard = (1.0 - 0.5 - (1.0 - st.p["expulsion_weight"]) * 0.25) / 1.0
+    emergency = sim.module("bookkeeping").emergency
+    s = _day(sim, "2022-12-01")
+    emergency[s : s + 20] = True
+    sev_e = st.severity(emergency=True)
+    base = st.cross_by_nationality()
+    fade = st.p["announcement_fade_days"]
+    for day, t in ((s + 1, 0), (s + 10, 9), (s + 20, 19)):
+        w = np.exp(-t / fade)
+        f = np.exp(-kappa * (w * sev_e[day] + (1 - w) * heard))
+        np.testing.assert_allclose(staging.cross_today_nb(day, pk)[0], base[day, 0] * f)
+    # Mexicans are returned under the authority: severity = 1 - their unaccompanied share.
+    shares = inputs.demographic_shares(sim.data_end)
+    uac = DEMOGRAPHICS.index("uac")
+    fy = fiscal_year_index(sim.scn)[s]
+    assert sev_e[s, NAT["mexico"]] == pytest.approx(1 - shares[fy, NAT["mexico"], uac])
+    # The day after it ends (off from the end of day s + 19), the schedule's severity again.
+    day = s + 21
+    w = st.announcement_weight(st.severity())[day]
+    f = np.exp(-kappa * (w * st.severity()[day] + (1 - w) * heard))
+    np.testing.assert_allclose(staging.cross_today_nb(day, pk)[0], base[day, 0] * f)

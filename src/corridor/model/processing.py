@@ -209,6 +209,18 @@ class Processing(Module):
             p8 += shares[:, :, d] * (1.0 - s42) * t8_d
         return p42, p8
 
+    def announced_emergency(self) -> np.ndarray:
+        """P(sent back) [day, nat] for someone crossing between ports while an emergency
+        authority is on, as :func:`_decide` has it without capacity limits: returned where
+        Mexico accepts the nationality or takes it back, detained for removal where flights
+        exist; children alone never. Counted as a Title 8 consequence (a removal order)."""
+        sim = self.sim
+        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]
+        sendable = (self.accepts > 0) | (self.takeback > 0) | (self.flights > 0)
+        sendable[:, 0] = True  # Mexicans
+        not_uac = 1.0 - shares[:, :, _UAC]
+        return sendable * not_uac
+
     def pack(self) -> ProcessingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
         p, c = self.p, np.ascontiguousarray

@@ -49,6 +49,9 @@ class StagingPack(NamedTuple):
     news_all: np.ndarray  # [nat]
     news_expelled: np.ndarray  # [nat]
     severity: np.ndarray  # [day, nat] as announced
+    severity_emergency: np.ndarray  # [day, nat] while an emergency authority is on
+    emergency: np.ndarray  # [day] bool: the bookkeeping module's switch (shared, filled daily)
+    fade_days: float
     announced: np.ndarray  # [day, nat] weight of the announcement against experience
     kappa: float
     expulsion_weight: float
@@ -219,14 +222,19 @@ class Staging(Module):
         """Crossing hazards [day, kind, nat] before deterrence (``cross_today_nb`` applies it)."""
         return np.repeat(self.cross[:, :, None], len(NATIONALITIES), axis=2)
 
-    def severity(self) -> np.ndarray:
+    def severity(self, emergency: bool = False) -> np.ndarray:
         """What crossing between ports risks under the announced policy [day, nat], 0-1:
         P(Title 8 consequence) + expulsion_weight x P(Title 42 expulsion), plus 1 where a
-        parole programme open to the nationality is forfeited by crossing (CHNV)."""
+        parole programme open to the nationality is forfeited by crossing (CHNV). With
+        ``emergency``, while an emergency authority is on (its summary returns and removals
+        count as Title 8 consequences)."""
         sim = self.sim
-        p42, p8 = sim.module("processing").announced_outcomes()
+        proc = sim.module("processing")
         parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
         parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
+        if emergency:
+            return np.minimum(proc.announced_emergency() + parole, 1.0)
+        p42, p8 = proc.announced_outcomes()
         return np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
 
     def announcement_weight(self, severity: np.ndarray) -> np.ndarray:
@@ -262,6 +270,9 @@ class Staging(Module):
             dep.news_all,
             dep.news_expelled,
             c(sev, dtype=np.float64),
+            c(self.severity(emergency=True), dtype=np.float64),
+            self.sim.module("bookkeeping").emergency,
+            float(p["announcement_fade_days"]),
             c(self.announcement_weight(sev), dtype=np.float64),
             float(p["policy_deterrence"]),
             float(p["expulsion_weight"]),
@@ -303,17 +314,31 @@ def cross_today_nb(day, pk):
     weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
     hear at the border of the last days' outcomes for their nationality (returns and
     removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
-    kind's own hazard applies."""
+    kind's own hazard applies. While an emergency authority is on, its severity is the one
+    announced, from the day it came into effect."""
     n_nat = pk.news_in.shape[0]
     out = np.empty((pk.cross.shape[1], n_nat))
+    # An emergency authority switched on at the end of day s acts from day s + 1 (the
+    # switch reads the day's encounters): its severity, announced that day, replaces the
+    # schedule's while it lasts.
+    on = day > 0 and pk.emergency[day - 1]
+    w_on = 0.0
+    if on:
+        s = day - 1
+        while s > 0 and pk.emergency[s - 1]:
+            s -= 1
+        w_on = np.exp(-(day - (s + 1)) / pk.fade_days)
     for a in range(n_nat):
         all_ = max(pk.news_all[a], 1e-9)
         heard = (
             pk.news_all[a] - pk.news_in[a] - (1.0 - pk.expulsion_weight) * pk.news_expelled[a]
         ) / all_
         heard = min(max(heard, 0.0), 1.0)
-        w = pk.announced[day, a]
-        f = np.exp(-pk.kappa * (w * pk.severity[day, a] + (1.0 - w) * heard))
+        if on:
+            w, sev = w_on, pk.severity_emergency[day, a]
+        else:
+            w, sev = pk.announced[day, a], pk.severity[day, a]
+        f = np.exp(-pk.kappa * (w * sev + (1.0 - w) * heard))
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
         out[0, a] *= f
