@@ -122,24 +122,12 @@ class People:
 @nb.njit(cache=True)
 def compact_nb(n, ppl):
     """Stable in-place removal of agents in absorbing states; returns the new live count."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    state = ppl[3]
     j = 0
     for i in range(n):
         if state[i] < N_ACTIVE_STATES:
             if j != i:
-                uid[j] = uid[i]
-                nat[j] = nat[i]
-                demo[j] = demo[i]
-                state[j] = state[i]
-                place[j] = place[i]
-                flags[j] = flags[i]
-                enc[j] = enc[i]
-                expl[j] = expl[i]
-                rem[j] = rem[i]
-                t_next[j] = t_next[i]
-                t_state[j] = t_state[i]
-                t_last[j] = t_last[i]
-                t_cbp[j] = t_cbp[i]
+                move_nb(ppl, i, j)
             j += 1
     return j
 
