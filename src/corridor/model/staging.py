@@ -62,11 +62,11 @@ class Staging(Module):
     PARAMS = (
         Param(
             "policy_deterrence",
-            0.9,
+            1.24,
             "d log crossing hazard / d P(sent back) as announced",
             0.0,
             20.0,
-            "calibration (MAP 0.90, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
+            "calibration (MAP 1.24, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
             "encounters fell ~85% in the month "
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
@@ -74,22 +74,22 @@ class Staging(Module):
         ),
         Param(
             "announcement_fade_days",
-            100.0,
+            314.0,
             "days",
             1.0,
             730.0,
-            "calibration (MAP 101); after a policy change, what people hear of outcomes "
+            "calibration (MAP 314); after a policy change, what people hear of outcomes "
             "replaces what was announced (the Venezuelan return in Sep 2023 under the same "
             "parole and take-back rules that held them back in Jan 2023)",
             range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
-            0.34,
+            0.36,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.34); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.36); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
