@@ -142,9 +142,9 @@ def _departure(case: str, sim: Simulation, day: int, calls: list[Call]) -> Calla
 def _transit_args(sim: Simulation, day: int) -> tuple:
     tra = sim.module("transit")
     pk = tra.pk
-    whole = int(pk.capacity[day] + tra.cap_carry)
-    deported = tra.deported_this_month if pk.month_of_day[day] == tra.month_seen else 0
-    left = max(0, int(round(pk.deport_cap[day])) - deported)
+    whole, left, _, _, _ = transit.inm_limits_nb(
+        day, pk, tra.cap_carry, tra.deported_this_month, tra.month_seen
+    )
     return (
         sim.people.n,
         day,

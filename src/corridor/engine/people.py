@@ -75,9 +75,9 @@ def loop_nb(fn):
 
 
 def helper_nb(fn):
-    """``@njit`` for a small helper that :func:`person_nb` functions call with arrays: without
-    reference counting, like :func:`loop_nb`; must not allocate."""
-    return nb.njit(cache=True, _nrt=False)(fn)
+    """``@njit`` for a small helper that :func:`person_nb` functions call with arrays: compiled
+    as :func:`loop_nb` is (no reference counting); must not allocate."""
+    return loop_nb(fn)
 
 
 class People:
