@@ -90,13 +90,13 @@ def test_hazards_are_the_closed_form(kappa: float) -> None:
     heard = (pk.news_all - pk.news_in - 0.6 * pk.news_expelled) / pk.news_all
     start = _day(sim, CHN_DAY)
     for day in (0, start - 1, start, start + 30, _day(sim, "2023-02-28")):
-        f = np.exp(-kappa * (w[day] * sev[day] + (1 - w[day]) * np.clip(heard, 0, 1)))
+        e = w[day] * sev[day] + (1 - w[day]) * np.clip(heard, 0, 1)
         expect = base[day].copy()
-        expect[:2, :] *= f[None, :]
+        expect[:2, :] *= np.exp(-kappa * e)[None, :]
+        # Re-crossers after an expulsion or a return: their own hazard and deterrence.
+        expect[2:, :] *= np.exp(-pk.kappa_recross * e)[None, :]
         got = staging.cross_today_nb(day, pk)
         np.testing.assert_allclose(got, expect, rtol=1e-12)
-        # Re-crossers after an expulsion or a return keep their own hazard.
-        np.testing.assert_array_equal(got[2:, :], base[day, 2:, :])
 
 
 def test_the_announcement_fades() -> None:

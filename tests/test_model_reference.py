@@ -247,6 +247,13 @@ def _encounter(case: str, sim: Simulation, day: int, calls: list[Call]) -> Calla
     return check
 
 
+def _flight_room(sim: Simulation, day: int) -> np.ndarray:
+    """Today's room on removal flights by nationality, as the processing step computes it."""
+    ppl = sim.people.arrays()
+    held = processing.in_custody_nb(sim.people.n, ppl[3])
+    return processing.flight_room_nb(sim.module("processing").pk.seats_ahead[day], ppl[1], held)
+
+
 def _processing(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callable[[], None]:
     pro = sim.module("processing")
     pk = pro.pk
@@ -265,7 +272,8 @@ def _processing(case: str, sim: Simulation, day: int, calls: list[Call]) -> Call
         pk.removal_share[day],
         pk.flights[day],
         max(0, int(pk.beds[day]) - pro.custody),
-        pk.t42_share,
+        _flight_room(sim, day),
+        pk.t42_share[day],
         pk.mex_adult,
         pk.mex_family,
         pk.hearing_days,
@@ -282,19 +290,22 @@ def _processing(case: str, sim: Simulation, day: int, calls: list[Call]) -> Call
     for takeback_left, beds_left in ((1, 1), (2, 0), (0, 3), (5, 2)):
         small = args[:8] + (takeback_left,) + args[9:12] + (beds_left,) + args[13:]
         calls.append(_call(case, day, "processing", small, variant=True))
+        # little room on the flights: the Title 42 flight rule switches off within the day
+        small = small[:13] + (np.minimum(args[13], takeback_left),) + small[14:]
+        calls.append(_call(case, day, "processing", small, variant=True))
     # An emergency day (the authority on) on the same state, whether or not it was on.
     emer = args[:5] + (not args[5],) + args[6:]
     calls.append(_call(case, day, "processing", emer, variant=True))
     emer = emer[:8] + (1,) + emer[9:12] + (1,) + emer[13:]
     calls.append(_call(case, day, "processing", emer, variant=True))
-    worn = args[:20] + (_saturated(args[20]),) + args[21:]  # the uint8 counters stop at 255
+    worn = args[:21] + (_saturated(args[21]),) + args[22:]  # the uint8 counters stop at 255
     calls.append(_call(case, day, "processing", worn, variant=True))
 
     def check() -> None:
-        _assert_people(c.after[20], sim, args[0], "processing")
-        np.testing.assert_array_equal(c.after[21], sim.event)
-        np.testing.assert_array_equal(c.after[22], sim.res.flows[day])
-        np.testing.assert_array_equal(c.after[23], sim.res.cbp[day])
+        _assert_people(c.after[21], sim, args[0], "processing")
+        np.testing.assert_array_equal(c.after[22], sim.event)
+        np.testing.assert_array_equal(c.after[23], sim.res.flows[day])
+        np.testing.assert_array_equal(c.after[24], sim.res.cbp[day])
 
     return check
 

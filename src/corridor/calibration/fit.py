@@ -68,6 +68,10 @@ FREE: tuple[Free, ...] = (
     Free("staging.policy_deterrence", 0.0, 6.0, 1.5),
     Free("staging.expulsion_weight", 0.0, 1.0, 0.3),
     Free("staging.announcement_fade_days", 7.0, 365.0, 60.0),
+    Free("processing.t42_adult_share_late", 0.5, 1.0, 0.85),
+    Free("processing.t42_family_share_late", 0.0, 0.6, 0.2),
+    Free("staging.recrosser_deterrence", 0.0, 4.0, 0.5),
+    Free("staging.give_up_per_day", 0.0005, 0.05, 0.005),
 )
 
 

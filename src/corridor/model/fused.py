@@ -48,7 +48,7 @@ from corridor.model.encounter import (
     sector_key_nb,
     slots_today_nb,
 )
-from corridor.model.processing import process_person_nb, takeback_left_nb
+from corridor.model.processing import flight_room_nb, process_person_nb, takeback_left_nb
 from corridor.model.removal import remove_nb, seats_today_nb
 from corridor.model.staging import cross_today_nb, staging_keys_nb, staging_person_nb
 from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
@@ -239,6 +239,7 @@ def run_days_nb(
             emergency,
             takeback_left,
             max(0, int(pro.beds[day]) - custody),
+            flight_room_nb(pro.seats_ahead[day], ppl[1], cust[:n_cust]),
         )
         takeback += taken
         custody += admitted
@@ -431,6 +432,7 @@ def _cross_nb(
     emergency,
     takeback_left,
     beds_left,
+    flight_room,
 ):
     """Encounter then processing for those who try to cross (``crossers``) or won an
     appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
@@ -448,7 +450,7 @@ def _cross_nb(
     removal_share = pro.removal_share[day]
     flights = pro.flights[day]
     port_share, gotaway, primary, second = enc.port_share, enc.gotaway, enc.primary, enc.second
-    month_of_day, t42_share, hearing_days = pro.month_of_day, pro.t42_share, pro.hearing_days
+    month_of_day, t42_share, hearing_days = pro.month_of_day, pro.t42_share[day], pro.hearing_days
     mex_adult, mex_family = pro.mex_adult, pro.mex_family
     taken = 0
     admitted = 0
@@ -500,6 +502,7 @@ def _cross_nb(
             removal_share,
             flights,
             beds_left,
+            flight_room,
             t42_share,
             mex_adult,
             mex_family,

@@ -34,6 +34,7 @@ from corridor.model.encounter import (
     sector_of,
 )
 from corridor.model.places import BORDER_CITIES, DEMO, DEMOGRAPHICS, NATIONALITIES, PLACE
+from corridor.model.removal import flights_on
 
 _ST_PROCESSING = STREAM["processing"]
 _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
@@ -43,6 +44,11 @@ _HOME = PLACE["origin"]
 _US = PLACE["us_interior"]
 _SA = DEMO["single_adult"]
 _UAC = DEMO["uac"]
+# Where the CBP series (title by demographic) shows the Title 42 shares break: families no
+# longer taken back in parts of Tamaulipas (early 2021); single adults after CDC's termination
+# order of 1 April 2022.
+FAMILY_LATE_FROM = "2021-02-01"
+ADULT_LATE_FROM = "2022-04-01"
 _E_USBP = F["encounters_usbp"]
 _E_OFO = F["encounters_ofo"]
 _T42 = F["expulsions_title42"]
@@ -68,7 +74,8 @@ class ProcessingPack(NamedTuple):
     mpp: np.ndarray  # [day]
     removal_share: np.ndarray  # [day]
     beds: np.ndarray  # [day] agents
-    t42_share: np.ndarray  # [demographic] share expelled when Title 42 applies
+    seats_ahead: np.ndarray  # [day, nat] agents: removal flight seats in the coming days
+    t42_share: np.ndarray  # [day, demographic] share expelled when Title 42 applies
     mex_adult: float
     mex_family: float
     hearing_days: int
@@ -84,7 +91,7 @@ class Processing(Module):
         Param(
             "t42_adult_share",
             0.95,
-            "share of single adults expelled",
+            "share of single adults expelled until March 2022",
             0.0,
             1.0,
             "calibration; parameters.csv: 91% of USBP arrests expelled (Oct 2020); Mexico "
@@ -94,12 +101,45 @@ class Processing(Module):
         Param(
             "t42_family_share",
             0.35,
-            "share of family members expelled",
+            "share of family members expelled until January 2021",
             0.0,
             1.0,
             "calibration; parameters.csv: share of USBP arrests expelled 91% (Oct 2020) -> "
             "23% (Jan 2022)",
-            range=(0.1, 0.6),
+            range=(0.3, 1.0),
+        ),
+        Param(
+            "t42_adult_share_late",
+            0.85,
+            "share of single adults expelled from April 2022",
+            0.0,
+            1.0,
+            "calibration; the shipped CBP series (title by demographic) shows the Title 42 share "
+            "of Mexican and Northern Triangle single adults fall from ~0.94 to ~0.86 from "
+            "2022Q2 (CDC's termination order of 1 April 2022)",
+            range=(0.6, 1.0),
+        ),
+        Param(
+            "t42_family_share_late",
+            0.2,
+            "share of family members expelled from February 2021",
+            0.0,
+            1.0,
+            "calibration; the shipped CBP series shows the Title 42 share of family units fall "
+            "from ~0.8 (2020) to ~0.2 (2021Q2 on) as Mexico stopped taking back families in "
+            "parts of Tamaulipas (early 2021); parameters.csv: 23% of arrests expelled Jan 2022",
+            range=(0.0, 0.5),
+        ),
+        Param(
+            "t42_flight_horizon_days",
+            14.0,
+            "days",
+            1.0,
+            60.0,
+            "estimate: Title 42 custody was meant to be short, so a nationality Mexico does not "
+            "accept was expelled only when a removal flight had a seat within about two weeks "
+            "(parameters.csv: ICE Air 99-153 flights/month in 2022 for all removals)",
+            range=(7.0, 30.0),
         ),
         Param(
             "mexican_return_share_adult",
@@ -168,12 +208,32 @@ class Processing(Module):
         )
         self.beds = sim.lever("us.detention_beds") * p["border_share_of_beds"] / sim.scale
         self.takeback_cap = sim.lever("mexico.takeback_cap_per_month") / sim.scale
+        self.seats_ahead = self._seats_ahead(int(round(p["t42_flight_horizon_days"])))
+
+    def _seats_ahead(self, horizon: int) -> np.ndarray:
+        """Removal flight seats [day, nat] (agents) on the flights of that day and the next
+        ``horizon - 1``: the room for Title 42 expulsions by air (with those already held)."""
+        sim = self.sim
+        days = np.arange(sim.n_days + horizon)[:, None]
+        per_week = np.vstack([self.flights, np.repeat(self.flights[-1:], horizon, axis=0)])
+        seat = np.concatenate([sim.lever("us.seats_per_flight"), np.repeat(0.0, horizon)])
+        seat[sim.n_days :] = seat[sim.n_days - 1]
+        seats = flights_on(days, per_week) * seat[:, None] / sim.scale
+        c = np.concatenate([np.zeros((1, seats.shape[1])), np.cumsum(seats, axis=0)])
+        return c[horizon : horizon + sim.n_days] - c[: sim.n_days]
 
     def t42_share(self) -> np.ndarray:
-        """Share expelled under Title 42 by demographic (children alone never: TVPRA)."""
-        out = np.full(len(DEMOGRAPHICS), self.p["t42_family_share"])
-        out[_SA] = self.p["t42_adult_share"]
-        out[_UAC] = 0.0
+        """Share expelled under Title 42 [day, demographic] (children alone never: TVPRA).
+        Families from February 2021 and single adults from April 2022 have their own (later)
+        shares: the breaks the CBP series shows."""
+        p = self.p
+        day = np.arange(self.sim.n_days) + np.datetime64(self.sim.scn.start)
+        late_family = day >= np.datetime64(FAMILY_LATE_FROM)
+        late_adult = day >= np.datetime64(ADULT_LATE_FROM)
+        out = np.empty((self.sim.n_days, len(DEMOGRAPHICS)))
+        out[:] = np.where(late_family, p["t42_family_share_late"], p["t42_family_share"])[:, None]
+        out[:, _SA] = np.where(late_adult, p["t42_adult_share_late"], p["t42_adult_share"])
+        out[:, _UAC] = 0.0
         return out
 
     def announced_outcomes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +264,7 @@ class Processing(Module):
             mex = p["mexican_return_share_adult"] if d == _SA else p["mexican_return_share_family"]
             t8_d = t8.copy()
             t8_d[:, 0] = mex
-            s42 = t42 * self.t42_share()[d]
+            s42 = t42 * self.t42_share()[:, d, None]
             p42 += shares[:, :, d] * s42
             p8 += shares[:, :, d] * (1.0 - s42) * t8_d
         return p42, p8
@@ -235,7 +295,8 @@ class Processing(Module):
             c(self.mpp, dtype=np.float64),
             c(self.removal_share, dtype=np.float64),
             c(self.beds, dtype=np.float64),
-            self.t42_share(),
+            c(self.seats_ahead, dtype=np.float64),
+            c(self.t42_share(), dtype=np.float64),
             float(p["mexican_return_share_adult"]),
             float(p["mexican_return_share_family"]),
             int(p["mpp_hearing_days"]),
@@ -286,7 +347,8 @@ def processing_day_nb(
         pk.removal_share[day],
         pk.flights[day],
         max(0, int(pk.beds[day]) - custody),
-        pk.t42_share,
+        flight_room_nb(pk.seats_ahead[day], ppl[1], in_custody_nb(n, ppl[3])),
+        pk.t42_share[day],
         pk.mex_adult,
         pk.mex_family,
         pk.hearing_days,
@@ -310,6 +372,24 @@ def takeback_left_nb(day, pk, takeback_used, takeback_month):
     return max(0, int(round(pk.takeback_cap[day])) - takeback_used), takeback_used, takeback_month
 
 
+@nb.njit(cache=True)
+def in_custody_nb(n, state):
+    """Indices of the people in US custody."""
+    return np.flatnonzero(state[:n] == pp.US_CUSTODY)
+
+
+@nb.njit(cache=True)
+def flight_room_nb(seats_ahead, nat, held):
+    """Room for Title 42 expulsions by air today [nat] (agents): the seats on the coming
+    days' removal flights less the people of that nationality already held (``held``:
+    indices). Title 42 custody was meant to be short: with no seat in sight, CBP processed
+    the person under Title 8 instead."""
+    room = np.floor(seats_ahead).astype(np.int64)
+    for i in held:
+        room[nat[i]] -= 1
+    return room
+
+
 # Outcome codes.
 _RELEASE, _EXPEL_MX, _EXPEL_FLIGHT, _RETURN_MX, _TO_MPP, _CUSTODY, _EMERGENCY = range(7)
 
@@ -330,6 +410,7 @@ def _decide(
     removal_share,
     flights,
     beds_left,
+    flight_room,
     t42_share,
     mex_adult,
     mex_family,
@@ -349,7 +430,7 @@ def _decide(
     if t42 and u1 < t42_share[demo]:
         if accepts[nat] > 0:
             return _EXPEL_MX
-        if flights[nat] > 0 and beds_left > 0:
+        if flights[nat] > 0 and beds_left > 0 and flight_room[nat] > 0:
             return _EXPEL_FLIGHT
     if nat == 0:
         share = mex_adult if demo == _SA else mex_family
@@ -378,6 +459,7 @@ def processing_nb(
     removal_share,
     flights,
     beds_left,
+    flight_room,
     t42_share,
     mex_adult,
     mex_family,
@@ -416,6 +498,7 @@ def processing_nb(
             removal_share,
             flights,
             beds_left,
+            flight_room,
             t42_share,
             mex_adult,
             mex_family,
@@ -449,6 +532,7 @@ def process_person_nb(
     removal_share,
     flights,
     beds_left,
+    flight_room,
     t42_share,
     mex_adult,
     mex_family,
@@ -500,6 +584,7 @@ def process_person_nb(
         removal_share,
         flights,
         beds_left - admitted,
+        flight_room,
         t42_share,
         mex_adult,
         mex_family,
@@ -530,6 +615,7 @@ def process_person_nb(
         place[i] = sec
         t_state[i] = day
         admitted += 1
+        flight_room[a] -= 1
     elif o == _RETURN_MX or o == _EMERGENCY:
         if a != 0 and (o == _RETURN_MX or accepts[a] == 0):
             taken += 1  # a non-Mexican Mexico takes back under the monthly cap

@@ -447,12 +447,14 @@ def decide_numpy(
     removal_share: float,
     flights: np.ndarray,
     beds_ok: bool,
+    room: np.ndarray,
     t42_share: np.ndarray,
     mex_adult: float,
     mex_family: float,
 ) -> np.ndarray:
-    """Vectorised ``processing._decide`` given whether take-backs and beds are left: the
-    first rule that applies, in the kernel's order (``np.select``)."""
+    """Vectorised ``processing._decide`` given whether take-backs and beds are left and the
+    flight room by nationality: the first rule that applies, in the kernel's order
+    (``np.select``)."""
     uac = demo == pr._UAC
     appt = ev == OFO_APPT
     between = ev == USBP
@@ -470,7 +472,7 @@ def decide_numpy(
         (emer & flight_bed, _CUSTODY),
         (emer, _RELEASE),
         (expel & accepted, _EXPEL_MX),
-        (expel & flight_bed, _EXPEL_FLIGHT),
+        (expel & flight_bed & (room[nat] > 0), _EXPEL_FLIGHT),
         (mex & (u2 < mex_share), _RETURN_MX),
         (mex, _RELEASE),
         (taken_back & between, _RETURN_MX),
@@ -494,6 +496,7 @@ def processing_numpy(
     removal_share: float,
     flights: np.ndarray,
     beds_left: int,
+    flight_room: np.ndarray,
     t42_share: np.ndarray,
     mex_adult: float,
     mex_family: float,
@@ -509,10 +512,11 @@ def processing_numpy(
     """NumPy reference of :func:`corridor.model.processing.processing_nb`; returns (taken back,
     admitted to custody).
 
-    Take-backs and beds are used in index order and an encounter's outcome depends on whether
-    any are left. Both counters only fall, so: decide every remaining encounter with today's
-    flags, find the first encounter after which a counter hits zero, keep the outcomes up to it
-    and decide the rest again with that flag off. At most three spans.
+    Take-backs, beds and each nationality's flight room are used in index order and an
+    encounter's outcome depends on whether any are left. The counters only fall, so: decide
+    every remaining encounter with today's flags, find the first encounter after which a
+    counter reaches zero, keep the outcomes up to it and decide the rest again with the
+    counters as they are then. At most three spans plus one per nationality.
     """
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     i = np.flatnonzero((event[:n] == USBP) | (event[:n] == OFO) | (event[:n] == OFO_APPT))
@@ -545,22 +549,29 @@ def processing_numpy(
     out = np.full(i.size, _RELEASE, dtype=np.int64)
     shares = (t42_share, mex_adult, mex_family)
     taken = admitted = 0
+    room = flight_room  # used in place, as the kernel does
     lo = 0
     while lo < i.size:
         tb_ok = takeback_left - taken > 0
         bed_ok = beds_left - admitted > 0
         sl = slice(lo, None)
         rules = (t42, emergency, accepts, takeback, tb_ok, mpp, removal_share, flights, bed_ok)
-        o = decide_numpy(u1[sl], u2[sl], a[sl], d[sl], ev[sl], *rules, *shares)
+        o = decide_numpy(u1[sl], u2[sl], a[sl], d[sl], ev[sl], *rules, room, *shares)
         takes = ((o == _RETURN_MX) | (o == _EMERGENCY)) & (a[sl] != 0)
         takes &= (o == _RETURN_MX) | (accepts[a[sl]] == 0)
         beds = (o == _EXPEL_FLIGHT) | (o == _CUSTODY)
         cum_t = taken + np.cumsum(takes)
         cum_b = admitted + np.cumsum(beds)
+        # each nationality's room after each encounter (only admissions use it)
+        used = np.zeros((o.size, room.size), dtype=np.int64)
+        used[np.flatnonzero(beds), a[sl][beds]] = 1
+        room_after = room[a[sl]] - np.cumsum(used, axis=0)[np.arange(o.size), a[sl]]
         ends = (tb_ok & (cum_t >= takeback_left)) | (bed_ok & (cum_b >= beds_left))
+        ends |= beds & (room[a[sl]] > 0) & (room_after <= 0)
         hi = int(np.argmax(ends)) + 1 if ends.any() else o.size  # last decided this span
         out[lo : lo + hi] = o[:hi]
         taken, admitted = int(cum_t[hi - 1]), int(cum_b[hi - 1])
+        np.subtract.at(room, a[sl][:hi][beds[:hi]], 1)
         lo += hi
 
     title = ((out == _EXPEL_MX) | (out == _EXPEL_FLIGHT)).astype(np.int64)

@@ -54,6 +54,7 @@ class StagingPack(NamedTuple):
     fade_days: float
     announced: np.ndarray  # [day, nat] weight of the announcement against experience
     kappa: float
+    kappa_recross: float
     expulsion_weight: float
 
 
@@ -71,6 +72,18 @@ class Staging(Module):
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
             range=(0.0, 6.0),
+        ),
+        Param(
+            "recrosser_deterrence",
+            0.5,
+            "d log re-crossing hazard / d expected severity",
+            0.0,
+            20.0,
+            "calibration; people already expelled or returned hold back by the same expected "
+            "severity: repeat crossings fell when Title 42 ended and a return carried a "
+            "five-year bar (parameters.csv: gotaways -55% Apr-Jun 2023; returns 32% -> 14% "
+            "of crossers)",
+            range=(0.0, 4.0),
         ),
         Param(
             "announcement_fade_days",
@@ -130,7 +143,17 @@ class Staging(Module):
             "calibration; Title 8 returns carry a re-entry bar",
             range=(0.01, 0.1),
         ),
-        Param("give_up_per_day", 0.003, "1/day", 0.0, 1.0, "estimate", range=(0.0, 0.01)),
+        Param(
+            "give_up_per_day",
+            0.003,
+            "1/day",
+            0.0,
+            1.0,
+            "calibration; people not yet sent back go home or on into Mexico's interior: the "
+            "weak constraint on those waiting in border cities (~60,000 in Dec 2023, "
+            "calibration/fit.py)",
+            range=(0.001, 0.05),
+        ),
         Param(
             "give_up_per_day_after_expulsion",
             0.04,
@@ -275,6 +298,7 @@ class Staging(Module):
             float(p["announcement_fade_days"]),
             c(self.announcement_weight(sev), dtype=np.float64),
             float(p["policy_deterrence"]),
+            float(p["recrosser_deterrence"]),
             float(p["expulsion_weight"]),
         )
 
@@ -314,8 +338,10 @@ def cross_today_nb(day, pk):
     weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
     hear at the border of the last days' outcomes for their nationality (returns and
     removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
-    kind's own hazard applies. While an emergency authority is on, its severity is the one
-    announced, from the day it came into effect."""
+    kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
+    second Title 8 consequence (a five-year bar) deters more than another expulsion. While
+    an emergency authority is on, its severity is the one announced, from the day it came
+    into effect."""
     n_nat = pk.news_in.shape[0]
     out = np.empty((pk.cross.shape[1], n_nat))
     # An emergency authority switched on at the end of day s acts from day s + 1 (the
@@ -338,11 +364,15 @@ def cross_today_nb(day, pk):
             w, sev = w_on, pk.severity_emergency[day, a]
         else:
             w, sev = pk.announced[day, a], pk.severity[day, a]
-        f = np.exp(-pk.kappa * (w * sev + (1.0 - w) * heard))
+        expect = w * sev + (1.0 - w) * heard
+        f = np.exp(-pk.kappa * expect)
+        f_re = np.exp(-pk.kappa_recross * expect)
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
         out[0, a] *= f
         out[1, a] *= f
+        out[2, a] *= f_re
+        out[3, a] *= f_re
     return out
 
 
