@@ -7,7 +7,6 @@ by nationality, and by place where the series has a place.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -30,17 +29,16 @@ class CorridorResults(xr.Dataset):
 def to_dataset(res: Results, dates: np.ndarray, scale: int, attrs: dict) -> CorridorResults:
     """Wrap the raw daily tables, in people.
 
-    The dataset takes ``res``'s tables over and scales them in place (they stay int32 unless a
-    value times ``scale`` would not fit): copying them to int64 cost more than the day loop.
+    The dataset takes ``res``'s tables over and scales them in place unless the run already did
+    (they stay int32 unless a value times ``scale`` would not fit): copying them to int64 cost
+    more than the day loop.
     """
+    res.to_people(scale)
     return CorridorResults(
         {
-            "flows": (("time", "flow", "nationality", "place"), in_people(res.flows, scale)),
-            "stocks": (("time", "stock", "nationality", "place"), in_people(res.stocks, scale)),
-            "cbp": (
-                ("time", "component", "title", "demographic", "nationality"),
-                in_people(res.cbp, scale),
-            ),
+            "flows": (("time", "flow", "nationality", "place"), res.flows),
+            "stocks": (("time", "stock", "nationality", "place"), res.stocks),
+            "cbp": (("time", "component", "title", "demographic", "nationality"), res.cbp),
         },
         coords={
             "time": dates,
@@ -54,34 +52,6 @@ def to_dataset(res: Results, dates: np.ndarray, scale: int, attrs: dict) -> Corr
         },
         attrs=attrs,
     )
-
-
-def in_people(counts: np.ndarray, scale: int) -> np.ndarray:
-    """``counts`` (agents) times ``scale``: in place when the dtype holds every product, else
-    as a new int64 array."""
-    if scale == 1 or counts.size == 0:
-        return counts
-    t = counts.dtype.type
-    if _scale_in_place_nb(counts.reshape(-1), t(scale), t(np.iinfo(t).max // scale)):
-        return counts
-    return counts.astype(np.int64) * np.int64(scale)
-
-
-@nb.njit(cache=True)
-def _scale_in_place_nb(flat, scale, limit):
-    """Multiply every entry by ``scale`` if none exceeds ``limit`` in magnitude (one read pass,
-    one write pass; NumPy's max, min and multiply take three); returns whether it did."""
-    hi = flat[0]
-    lo = flat[0]
-    for i in range(flat.size):  # selects on the array's own type: LLVM vectorises this
-        x = flat[i]
-        hi = x if x > hi else hi
-        lo = x if x < lo else lo
-    if hi > limit or lo < -limit:
-        return False
-    for i in range(flat.size):
-        flat[i] *= scale
-    return True
 
 
 def monthly(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:

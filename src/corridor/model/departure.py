@@ -449,7 +449,8 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
     """:meth:`Departure.step` given its counts (room for them is the caller's job); returns
     the new live count."""
     for a in range(counts.shape[0]):
-        flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
+        if pk.parole_agents[day, a] != 0:  # no write when none: the page may stay unmapped
+            flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
     total = counts.sum()
     if total == 0:
         return n
