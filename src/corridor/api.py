@@ -123,9 +123,10 @@ def run(
         "draw": -1 if post is None else int(draw),
         "posterior": posterior_name if post is not None else "none",
     }
-    ds = to_dataset(res, day_dates(scn), scn.scale, attrs)
     timings = res.timings if profile else {"fused": run_s}
-    ds.attrs["module_seconds"] = ";".join(f"{k}={v:.4f}" for k, v in timings.items())
-    ds["emergency_authority_on"] = ("time", sim.module("bookkeeping").emergency)
-    ds["flights"] = (("time", "nationality"), sim.module("removal").flights_flown)
-    return ds
+    attrs["module_seconds"] = ";".join(f"{k}={v:.4f}" for k, v in timings.items())
+    more = {
+        "emergency_authority_on": ("time", sim.module("bookkeeping").emergency),
+        "flights": (("time", "nationality"), sim.module("removal").flights_flown),
+    }
+    return to_dataset(res, day_dates(scn), scn.scale, attrs, more)
