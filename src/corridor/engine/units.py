@@ -28,7 +28,7 @@ def limit(dtype: np.dtype, scale: int) -> int:
     return int(np.iinfo(dtype).max // scale)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def scale_in_place_nb(flat, scale, limit):
     """Multiply every entry by ``scale`` if none exceeds ``limit`` in magnitude (one read pass,
     one write pass; NumPy's max, min and multiply take three); returns whether it did. An
@@ -48,7 +48,7 @@ def scale_in_place_nb(flat, scale, limit):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def scale_day_nb(table, day, scale, limit, fits):
     """``table[day]`` (finished) into people, as :func:`in_people` would scale the whole table:
     while ``fits`` (no day so far had a count above ``limit``), in place; at the first day

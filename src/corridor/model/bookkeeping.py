@@ -144,7 +144,7 @@ def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows,
     return emergency, below_days, n
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def outcomes_nb(day, pk, dep, flows):
     """Today's outcomes by nationality (let in, sent back, expelled) into the departure
     module's memory of outcomes and the border news."""
@@ -154,7 +154,7 @@ def outcomes_nb(day, pk, dep, flows):
     remember_nb(day, dep)
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def emergency_nb(day, pk, on, below_days, flows):
     """:meth:`Bookkeeping._emergency`: returns (on, days below the off threshold)."""
     pk.daily_encounters[day] = flows[_E_USBP].sum() * pk.scale
@@ -299,7 +299,7 @@ def count_person_nb(i, ppl, hist):
     hist[s * 4 + (ppl[5][i] & 3), ppl[1][i], c] += 1
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def flush_counts_nb(hist, stocks):
     """The head-count histogram into the day's stocks (a few short vector adds); ``hist`` is
     left zeroed. Empty keys (most, on a small run) are skipped after one read: adding and
@@ -322,7 +322,7 @@ def flush_counts_nb(hist, stocks):
         row[:] = 0
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def outcome_sums_nb(flows, series, out):
     """Sum the given flow series over places into ``out`` by nationality. The sum is taken in
     integers (the same value as adding the counts into ``out``'s floats, which is exact below

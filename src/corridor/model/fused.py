@@ -42,7 +42,7 @@ from corridor.model.bookkeeping import (
     hearing_nb,
     outcomes_nb,
 )
-from corridor.model.departure import departure_counts_nb, departure_day_nb
+from corridor.model.departure import departure_counts_into_nb, departure_day_nb
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -51,8 +51,8 @@ from corridor.model.encounter import (
     slots_today_nb,
 )
 from corridor.model.processing import process_person_nb, takeback_left_nb
-from corridor.model.removal import remove_nb, seats_today_nb
-from corridor.model.staging import cross_today_nb, staging_keys_nb, staging_person_nb
+from corridor.model.removal import remove_nb, seats_today_into_nb
+from corridor.model.staging import cross_today_into_nb, staging_keys_nb, staging_person_nb
 from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
 
 if TYPE_CHECKING:
@@ -194,12 +194,18 @@ def run_days_nb(
     cand = np.empty(room, dtype=np.int64)
     cust = np.empty(room, dtype=np.int64)
     due = np.empty(room, dtype=np.int64)
+    n_nat = dep.mem_in.shape[0]  # the day's small tables, filled each day
+    lam = np.empty(n_nat)
+    counts = np.empty(n_nat, dtype=np.int32)
+    cross = np.empty((stg.cross.shape[1], n_nat))
+    occupied = np.empty(stg.beds.shape[1], dtype=np.int64)
+    seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     hist = bk.histogram
     k_sector = sector_key_nb(seed)
     absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
     day = d0
     while day < d1:
-        counts = departure_counts_nb(day, seed, dep)
+        departure_counts_into_nb(day, seed, dep, lam, counts)
         if n + counts.sum() > room:
             istate[I_NEED] = n + counts.sum()
             break
@@ -215,6 +221,8 @@ def run_days_nb(
         )
         counting = day > d0  # yesterday's head counts (the call's first day: done before)
         compact = 4 * absorbed > n
+        cross_today_into_nb(day, stg, cross)
+        occupied[:] = 0
         n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
             day,
             seed,
@@ -228,8 +236,8 @@ def run_days_nb(
             cap,
             deport_left,
             stg,
-            cross_today_nb(day, stg),
-            np.zeros(stg.beds.shape[1], dtype=np.int64),
+            cross,
+            occupied,
             slots > 0,
             crossers,
             cand,
@@ -271,7 +279,8 @@ def run_days_nb(
         )
         takeback += taken
         custody += admitted
-        custody -= remove_nb(cust[:n_cust], day, seats_today_nb(day, rem), rem.max_days, ppl, f)
+        seats_today_into_nb(day, rem, seats)
+        custody -= remove_nb(cust[:n_cust], day, seats, rem.max_days, ppl, f)
         # The end of the day: the switch reads only encounters, which hearings do not change.
         emergency, below = emergency_nb(day, bk, emergency, below, f)
         _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)

@@ -301,7 +301,7 @@ def processing_day_nb(
     return custody + admitted, takeback_used + taken, takeback_month
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def takeback_left_nb(day, pk, takeback_used, takeback_month):
     """Take-backs left under Mexico's monthly cap today: (left, used this month, month)."""
     m = pk.month_of_day[day]
