@@ -100,7 +100,11 @@ def run(
     sim = Simulation(scn, list(PHASES), push_knots=push_knots)
     t0 = time.perf_counter()
     n = scn.n_days
-    res = sim.run(None if progress is None else (lambda d: progress(d + 1, n)), fused=not profile)
+    res = sim.run(
+        None if progress is None else (lambda d: progress(d + 1, n)),
+        fused=not profile,
+        in_people=True,
+    )
     run_s = time.perf_counter() - t0
     attrs = {
         "scenario": scn.name,
@@ -113,15 +117,16 @@ def run(
         "compile_s": round(compile_s, 4),
         "run_s": round(run_s, 4),
         "agent_steps": int(res.agent_steps),
-        "agents_created": int(res.flows[:, 0].sum()),
+        "agents_created": int(res.flows[:, 0].sum()) // res.scale,  # exact: all multiples
         "peak_agents": int(res.peak_agents),
         "threads": int(numba.get_num_threads()),
         "draw": -1 if post is None else int(draw),
         "posterior": posterior_name if post is not None else "none",
     }
-    ds = to_dataset(res, day_dates(scn), scn.scale, attrs)
     timings = res.timings if profile else {"fused": run_s}
-    ds.attrs["module_seconds"] = ";".join(f"{k}={v:.4f}" for k, v in timings.items())
-    ds["emergency_authority_on"] = ("time", sim.module("bookkeeping").emergency)
-    ds["flights"] = (("time", "nationality"), sim.module("removal").flights_flown)
-    return ds
+    attrs["module_seconds"] = ";".join(f"{k}={v:.4f}" for k, v in timings.items())
+    more = {
+        "emergency_authority_on": ("time", sim.module("bookkeeping").emergency),
+        "flights": (("time", "nationality"), sim.module("removal").flights_flown),
+    }
+    return to_dataset(res, day_dates(scn), scn.scale, attrs, more)

@@ -7,7 +7,8 @@ by nationality, and by place where the series has a place.
 
 from __future__ import annotations
 
-import numba as nb
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -27,23 +28,39 @@ class CorridorResults(xr.Dataset):
         return monthly_frame(self)
 
 
-def to_dataset(res: Results, dates: np.ndarray, scale: int, attrs: dict) -> CorridorResults:
-    """Wrap the raw daily tables, in people.
+def to_dataset(
+    res: Results,
+    dates: np.ndarray,
+    scale: int,
+    attrs: dict,
+    more: dict[str, tuple[str | tuple[str, ...], np.ndarray]] | None = None,
+) -> CorridorResults:
+    """Wrap the raw daily tables, in people, and ``more`` variables (dims, values) after them.
 
-    The dataset takes ``res``'s tables over and scales them in place (they stay int32 unless a
-    value times ``scale`` would not fit): copying them to int64 cost more than the day loop.
+    The dataset takes ``res``'s tables over and scales them in place unless the run already did
+    (they stay int32 unless a value times ``scale`` would not fit): copying them to int64 cost
+    more than the day loop.
     """
+    res.to_people(scale)
     return CorridorResults(
         {
-            "flows": (("time", "flow", "nationality", "place"), in_people(res.flows, scale)),
-            "stocks": (("time", "stock", "nationality", "place"), in_people(res.stocks, scale)),
-            "cbp": (
-                ("time", "component", "title", "demographic", "nationality"),
-                in_people(res.cbp, scale),
-            ),
+            "flows": (("time", "flow", "nationality", "place"), res.flows),
+            "stocks": (("time", "stock", "nationality", "place"), res.stocks),
+            "cbp": (("time", "component", "title", "demographic", "nationality"), res.cbp),
+            **(more or {}),
         },
-        coords={
-            "time": dates,
+        coords=_coords(dates.tobytes(), dates.dtype.str).copy(),
+        attrs=attrs,
+    )
+
+
+@lru_cache(maxsize=8)
+def _coords(dates: bytes, dtype: str) -> xr.Coordinates:
+    """The coordinates for these dates, built once (~2 ms each time otherwise); each dataset
+    takes a shallow copy (its indexes are immutable)."""
+    return xr.Coordinates(
+        {
+            "time": np.frombuffer(dates, dtype=dtype),
             "flow": list(FLOWS),
             "stock": list(STOCKS),
             "nationality": list(NATIONALITIES),
@@ -51,37 +68,8 @@ def to_dataset(res: Results, dates: np.ndarray, scale: int, attrs: dict) -> Corr
             "component": list(COMPONENTS),
             "title": list(TITLES),
             "demographic": list(DEMOGRAPHICS),
-        },
-        attrs=attrs,
+        }
     )
-
-
-def in_people(counts: np.ndarray, scale: int) -> np.ndarray:
-    """``counts`` (agents) times ``scale``: in place when the dtype holds every product, else
-    as a new int64 array."""
-    if scale == 1 or counts.size == 0:
-        return counts
-    t = counts.dtype.type
-    if _scale_in_place_nb(counts.reshape(-1), t(scale), t(np.iinfo(t).max // scale)):
-        return counts
-    return counts.astype(np.int64) * np.int64(scale)
-
-
-@nb.njit(cache=True)
-def _scale_in_place_nb(flat, scale, limit):
-    """Multiply every entry by ``scale`` if none exceeds ``limit`` in magnitude (one read pass,
-    one write pass; NumPy's max, min and multiply take three); returns whether it did."""
-    hi = flat[0]
-    lo = flat[0]
-    for i in range(flat.size):  # selects on the array's own type: LLVM vectorises this
-        x = flat[i]
-        hi = x if x > hi else hi
-        lo = x if x < lo else lo
-    if hi > limit or lo < -limit:
-        return False
-    for i in range(flat.size):
-        flat[i] *= scale
-    return True
 
 
 def monthly(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:

@@ -46,9 +46,25 @@ def draw(k: int, name: str = FOLDER) -> tuple[dict[str, float], pd.DataFrame] | 
     post = load(name)
     if post is None:
         return None
-    draws, knots = post
+    draws, _ = post
     if not 0 <= k < len(draws):
         raise ValueError(f"draw {k} is not in the posterior; expected 0..{len(draws) - 1}")
+    f = folder(name)
+    params, knots = _draw(name, k, _stamp(f / "draws.csv"), _stamp(f / "push_knots.csv"))
+    return dict(params), knots.copy()  # copies: the caller may change them
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=32)
+def _draw(
+    name: str, k: int, draws_stamp: tuple[int, int], knots_stamp: tuple[int, int]
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """:func:`draw`'s tables, picked out once per version of the files (~2 ms a run)."""
+    draws, knots = load(name)
     row = draws.iloc[k]
     params = {c: float(row[c]) for c in draws.columns if c not in ("draw", "log_prob")}
     return params, knots[knots["draw"] == k][["knot", "nationality", "log_push"]].reset_index(

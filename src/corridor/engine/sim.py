@@ -18,6 +18,7 @@ import numpy as np
 from corridor.engine.params import Param, table
 from corridor.engine.people import People
 from corridor.engine.series import N_FLOWS, N_STOCKS
+from corridor.engine.units import in_people
 from corridor.model import inputs
 from corridor.model.places import DEMOGRAPHICS, N_NAT, N_PLACES
 from corridor.scenario.levers import KEY_INDEX
@@ -51,7 +52,8 @@ class Module:
 
 @dataclass
 class Results:
-    """Raw daily tables in agent units (multiply by ``scale`` for people)."""
+    """Raw daily tables in agent units (multiply by ``scale`` for people), or already in
+    people when ``scale`` (what they have been multiplied by) is not 1."""
 
     flows: np.ndarray  # [day, flow, nat, place] int32
     stocks: np.ndarray  # [day, stock, nat, place] int32
@@ -60,6 +62,19 @@ class Results:
     agent_steps: int = 0
     agents_created: int = 0
     peak_agents: int = 0
+    scale: int = 1
+
+    def to_people(self, scale: int) -> None:
+        """Multiply the tables by ``scale`` (in place while int32 holds them, else widened to
+        int64); nothing to do when they already are."""
+        if self.scale == scale:
+            return
+        if self.scale != 1:
+            raise ValueError(f"the tables are in people at scale {self.scale}, not {scale}")
+        self.flows = in_people(self.flows, scale)
+        self.stocks = in_people(self.stocks, scale)
+        self.cbp = in_people(self.cbp, scale)
+        self.scale = scale
 
 
 class Simulation:
@@ -115,17 +130,24 @@ class Simulation:
         if self.event.shape[0] < self.people.capacity:
             self.event = np.zeros(self.people.capacity, dtype=np.uint8)
 
-    def run(self, progress: Callable[[int], None] | None = None, *, fused: bool = False) -> Results:
+    def run(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        fused: bool = False,
+        in_people: bool = False,
+    ) -> Results:
         """Run every day; ``progress(day)`` after each day (each chunk of days when fused).
 
         ``fused=True`` takes the compiled driver (only for the registry's phases); the Python
-        loop is the reference and times each module.
+        loop is the reference and times each module. ``in_people``: the tables come back
+        multiplied by the scale (``Results.scale``); the driver does it day by day.
         """
         if fused:
             from corridor.model.fused import run_fused
 
             t0 = time.perf_counter()
-            res = run_fused(self, progress)
+            res = run_fused(self, progress, in_people=in_people)
             res.timings = {"fused": time.perf_counter() - t0}
             return res
         timings = self.res.timings
@@ -138,4 +160,6 @@ class Simulation:
             self.res.peak_agents = max(self.res.peak_agents, self.people.n)
             if progress is not None:
                 progress(day)
+        if in_people:
+            self.res.to_people(self.scale)
         return self.res

@@ -378,7 +378,7 @@ def poisson_many_nb(key, lam):
     return out
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def spawn_nb(
     start,
     counts,
@@ -435,21 +435,32 @@ def spawn_nb(
 def departure_counts_nb(day, seed, pk):
     """Today's departures per nationality, as :meth:`Departure.step` draws them."""
     n_nat = pk.mem_in.shape[0]
-    lam = np.empty(n_nat)
-    for a in range(n_nat):
+    counts = np.empty(n_nat, dtype=np.int32)
+    departure_counts_into_nb(day, seed, pk, np.empty(n_nat), counts)
+    return counts
+
+
+@pp.helper_nb
+def departure_counts_into_nb(day, seed, pk, lam, counts):
+    """:func:`departure_counts_nb` into ``counts`` (int32), with ``lam`` as scratch: the fused
+    driver allocates them once, not every day."""
+    for a in range(lam.shape[0]):
         share = pk.mem_in[a] / max(pk.mem_all[a], 1e-9)
         pull = np.exp(pk.pull_strength * (share - pk.pull_reference))
         x = pk.push[day, a] * pull * pk.policy_mult[day, a]
         lam[a] = max(x - pk.parole_substitution * pk.parole_day[day, a], 0.0) / pk.scale
-    return poisson_many_nb(np.uint64(day_key_nb(seed, _ST_DEPARTURE_COUNT, day)), lam)
+    key = np.uint64(day_key_nb(seed, _ST_DEPARTURE_COUNT, day))
+    for n in range(lam.shape[0]):  # as poisson_many_nb
+        counts[n] = poisson_nb(key, n, lam[n])
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
     """:meth:`Departure.step` given its counts (room for them is the caller's job); returns
     the new live count."""
     for a in range(counts.shape[0]):
-        flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
+        if pk.parole_agents[day, a] != 0:  # no write when none: the page may stay unmapped
+            flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
     total = counts.sum()
     if total == 0:
         return n
@@ -471,7 +482,7 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
     return n + total
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def remember_nb(day, pk):
     """Fold today's border outcomes into the news people waiting at the border hear at once,
     and the outcomes of ``day - lag`` into the memory at the origins."""
@@ -485,7 +496,7 @@ def remember_nb(day, pk):
         _fold_nb(pk.mem_in, pk.mem_all, pk.let_in[d], pk.sent_back[d], pk.memory_days)
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def _fold_nb(mem_in, mem_all, let_in, sent_back, memory_days):
     """Exponential memory of the share let in, per nationality (days with no outcome skip)."""
     a = 1.0 / memory_days

@@ -134,7 +134,7 @@ def draw_lottery_nb(key, cand, uid, slots, event):
     return slots
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def slots_today_nb(day, pk, slot_carry):
     """Today's whole CBP One slots and the fraction carried to tomorrow."""
     s = pk.slots[day] + slot_carry

@@ -32,6 +32,8 @@ from numba.core import caching
 
 from corridor.engine import people as pp
 from corridor.engine.rng import STREAM, day_key_nb
+from corridor.engine.units import limit as scale_limit
+from corridor.engine.units import scale_day_nb
 from corridor.model.bookkeeping import (
     count_person_nb,
     emergency_nb,
@@ -40,7 +42,7 @@ from corridor.model.bookkeeping import (
     hearing_nb,
     outcomes_nb,
 )
-from corridor.model.departure import departure_counts_nb, departure_day_nb
+from corridor.model.departure import departure_counts_into_nb, departure_day_nb
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -48,9 +50,9 @@ from corridor.model.encounter import (
     sector_key_nb,
     slots_today_nb,
 )
-from corridor.model.processing import flight_room_nb, process_person_nb, takeback_left_nb
-from corridor.model.removal import remove_nb, seats_today_nb
-from corridor.model.staging import cross_today_nb, staging_keys_nb, staging_person_nb
+from corridor.model.processing import flight_room_into_nb, process_person_nb, takeback_left_nb
+from corridor.model.removal import remove_nb, seats_today_into_nb
+from corridor.model.staging import cross_today_into_nb, staging_keys_nb, staging_person_nb
 from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
 
 if TYPE_CHECKING:
@@ -121,7 +123,8 @@ I_N, I_STEPS, I_PEAK, I_NEED = 0, 1, 2, 3
 I_DEPORTED, I_DEPORT_MONTH = 4, 5  # transit
 I_CUSTODY, I_TAKEBACK, I_TAKEBACK_MONTH, I_EMERGENCY = 6, 7, 8, 9  # processing
 I_BELOW = 10  # bookkeeping
-N_ISTATE = 11
+I_FITS = 11  # flows, stocks, cbp: still in people (1), or left in agents (0; see scale_day_nb)
+N_ISTATE = 14
 # Float state: transit's capacity carry, encounter's slot carry.
 F_CAP, F_SLOTS = 0, 1
 N_FSTATE = 2
@@ -134,7 +137,25 @@ _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
 
 @nb.njit(cache=True)
 def run_days_nb(
-    d0, d1, seed, ppl, event, flows, stocks, cbp, istate, fstate, dep, tra, stg, enc, pro, rem, bk
+    d0,
+    d1,
+    seed,
+    ppl,
+    event,
+    flows,
+    stocks,
+    cbp,
+    istate,
+    fstate,
+    dep,
+    tra,
+    stg,
+    enc,
+    pro,
+    rem,
+    bk,
+    scale=1,
+    limit=0,
 ):
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
     or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
@@ -147,7 +168,11 @@ def run_days_nb(
     due. The end-of-day head counts read nothing but the people and nothing reads them, so
     each day's are taken in the next day's pass, before anyone moves (and at the end of the
     call, :func:`_count_nb`). Absorbed people stay in the arrays (every phase skips them) until
-    they fill a quarter of them, then that pass moves the rest down over them."""
+    they fill a quarter of them, then that pass moves the rest down over them.
+
+    With ``scale`` > 1, each day's tables are multiplied into people as soon as they are final
+    (:func:`corridor.engine.units.scale_day_nb`, counts up to ``limit``); ``istate[I_FITS:]``
+    says which tables are."""
     n = istate[I_N]
     steps = istate[I_STEPS]
     peak = istate[I_PEAK]
@@ -160,18 +185,28 @@ def run_days_nb(
     below = istate[I_BELOW]
     cap_carry = fstate[F_CAP]
     slot_carry = fstate[F_SLOTS]
+    fits_f = istate[I_FITS] != 0
+    fits_s = istate[I_FITS + 1] != 0
+    fits_c = istate[I_FITS + 2] != 0
     room = min(ppl[0].shape[0], event.shape[0])
     istate[I_NEED] = 0
     crossers = np.empty(room, dtype=np.int64)  # today's lists of people, in array order
     cand = np.empty(room, dtype=np.int64)
     cust = np.empty(room, dtype=np.int64)
     due = np.empty(room, dtype=np.int64)
+    n_nat = dep.mem_in.shape[0]  # the day's small tables, filled each day
+    lam = np.empty(n_nat)
+    counts = np.empty(n_nat, dtype=np.int32)
+    cross = np.empty((stg.cross.shape[1], n_nat))
+    occupied = np.empty(stg.beds.shape[1], dtype=np.int64)
+    seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
+    flight_room = np.empty(n_nat, dtype=np.int64)
     hist = bk.histogram
     k_sector = sector_key_nb(seed)
     absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
     day = d0
     while day < d1:
-        counts = departure_counts_nb(day, seed, dep)
+        departure_counts_into_nb(day, seed, dep, lam, counts)
         if n + counts.sum() > room:
             istate[I_NEED] = n + counts.sum()
             break
@@ -187,6 +222,8 @@ def run_days_nb(
         )
         counting = day > d0  # yesterday's head counts (the call's first day: done before)
         compact = 4 * absorbed > n
+        cross_today_into_nb(day, stg, cross)
+        occupied[:] = 0
         n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
             day,
             seed,
@@ -200,8 +237,8 @@ def run_days_nb(
             cap,
             deport_left,
             stg,
-            cross_today_nb(day, stg),
-            np.zeros(stg.beds.shape[1], dtype=np.int64),
+            cross,
+            occupied,
             slots > 0,
             crossers,
             cand,
@@ -210,6 +247,7 @@ def run_days_nb(
         )
         if counting:
             flush_counts_nb(hist, stocks[day - 1])
+            fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
             steps += live
             peak = max(peak, live)
             absorbed = 0 if compact else n_old - live
@@ -220,6 +258,7 @@ def run_days_nb(
         if slots > 0:
             key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
             enc.appointments_given[day] = draw_lottery_nb(key, cand[:n_cand], ppl[0], slots, event)
+        flight_room_into_nb(pro.seats_ahead[day], ppl[1], cust[:n_cust], flight_room)
         n_cust, n_due, taken, admitted = _cross_nb(
             day,
             seed,
@@ -239,19 +278,23 @@ def run_days_nb(
             emergency,
             takeback_left,
             max(0, int(pro.beds[day]) - custody),
-            flight_room_nb(pro.seats_ahead[day], ppl[1], cust[:n_cust]),
+            flight_room,
         )
         takeback += taken
         custody += admitted
-        custody -= remove_nb(cust[:n_cust], day, seats_today_nb(day, rem), rem.max_days, ppl, f)
+        seats_today_into_nb(day, rem, seats)
+        custody -= remove_nb(cust[:n_cust], day, seats, rem.max_days, ppl, f)
         # The end of the day: the switch reads only encounters, which hearings do not change.
         emergency, below = emergency_nb(day, bk, emergency, below, f)
         _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)
         outcomes_nb(day, bk, dep, f)
+        fits_f = scale_day_nb(flows, day, scale, limit, fits_f)
+        fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         day += 1
     if day > d0:  # the last day's head counts; leave no absorbed people behind
         n, live = _count_nb(n, ppl, hist)
         flush_counts_nb(hist, stocks[day - 1])
+        fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
         steps += live
         peak = max(peak, live)
     istate[I_N] = n
@@ -264,6 +307,9 @@ def run_days_nb(
     istate[I_TAKEBACK_MONTH] = takeback_month
     istate[I_EMERGENCY] = 1 if emergency else 0
     istate[I_BELOW] = below
+    istate[I_FITS] = fits_f
+    istate[I_FITS + 1] = fits_s
+    istate[I_FITS + 2] = fits_c
     fstate[F_CAP] = cap_carry
     fstate[F_SLOTS] = slot_carry
     return day
@@ -542,6 +588,7 @@ def _state_in(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
     istate[I_TAKEBACK_MONTH] = pro.takeback_month
     istate[I_EMERGENCY] = int(bool(pro.emergency_on))
     istate[I_BELOW] = sim.module("bookkeeping").below_days
+    istate[I_FITS : I_FITS + 3] = 1
     fstate = np.zeros(N_FSTATE, dtype=np.float64)
     fstate[F_CAP] = tra.cap_carry
     fstate[F_SLOTS] = sim.module("encounter").slot_carry
@@ -588,11 +635,15 @@ def check_phases(sim: Simulation) -> None:
         )
 
 
-def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) -> Results:
+def run_fused(
+    sim: Simulation, progress: Callable[[int], None] | None = None, *, in_people: bool = False
+) -> Results:
     """Run every day of a fresh ``sim`` with the compiled driver; same results as the loop.
 
     ``progress(day)`` is called after each chunk of :data:`CHUNK_DAYS` days with the last day
-    done; without it the whole run is one call.
+    done; without it the whole run is one call. ``in_people``: the tables come back
+    multiplied by the scenario's scale (as :func:`corridor.engine.units.in_people` does),
+    each day as soon as it is final.
     """
     check_phases(sim)
     ppl = sim.people
@@ -601,6 +652,10 @@ def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) ->
     dep, tra, stg, enc, pro, rem, bk = (m.pk for m in sim.modules)
     istate, fstate = _state_in(sim)
     res = sim.res
+    if res.scale != 1:
+        raise ValueError("the tables are already in people")
+    scale = sim.scale if in_people else 1
+    limit = scale_limit(res.flows.dtype, scale)
     chunk = CHUNK_DAYS if progress is not None else sim.n_days
     day = 0
     while day < sim.n_days:
@@ -623,6 +678,8 @@ def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) ->
             pro,
             rem,
             bk,
+            scale,
+            limit,
         )
         if istate[I_NEED]:
             ppl.n = int(istate[I_N])
@@ -631,4 +688,13 @@ def run_fused(sim: Simulation, progress: Callable[[int], None] | None = None) ->
         if progress is not None and day > 0:
             progress(day - 1)
     _state_out(sim, istate, fstate)
+    if scale != 1:  # a table a count of which would not fit was left in agents: widen it
+        fits = istate[I_FITS : I_FITS + 3]
+        if not fits[0]:
+            res.flows = res.flows.astype(np.int64) * np.int64(scale)
+        if not fits[1]:
+            res.stocks = res.stocks.astype(np.int64) * np.int64(scale)
+        if not fits[2]:
+            res.cbp = res.cbp.astype(np.int64) * np.int64(scale)
+        res.scale = scale
     return res

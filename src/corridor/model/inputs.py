@@ -54,8 +54,48 @@ def data_end(knots: pd.DataFrame | None) -> pd.Timestamp:
     (a calibration through December 2022 gives December 2022), else the shipped data's."""
     if knots is None or len(knots) == 0:
         return LAST_DATA_MONTH
+    key = _knots_key(knots)
+    return _data_end(knots) if key is None else _data_end_cached(key)
+
+
+def _data_end(knots: pd.DataFrame) -> pd.Timestamp:
     last = pd.Timestamp(pd.to_datetime(knots["knot"]).max())
     return min(last + pd.DateOffset(months=KNOT_MONTHS - 1), LAST_DATA_MONTH)
+
+
+KnotsKey = tuple[str, bytes, tuple, bytes]
+
+
+def _knots_key(knots: pd.DataFrame) -> KnotsKey | None:
+    """What the push curves read from ``knots``, hashable, so that what is derived from them
+    is computed once per distinct set of knots (a posterior draw, a calibration candidate);
+    None (no caching) for a knot column that is not plain datetime64."""
+    when = knots["knot"].to_numpy()
+    if when.dtype.kind != "M":
+        return None
+    return (
+        when.dtype.str,
+        when.tobytes(),
+        tuple(knots["nationality"].tolist()),
+        knots["log_push"].to_numpy(float).tobytes(),
+    )
+
+
+def _knots_frame(key: KnotsKey) -> pd.DataFrame:
+    """The knots a key was taken from (the columns the push curves read)."""
+    dtype, when, who, log_push = key
+    return pd.DataFrame(
+        {
+            "knot": np.frombuffer(when, dtype=dtype),
+            "nationality": list(who),
+            "log_push": np.frombuffer(log_push, dtype=np.float64),
+        }
+    )
+
+
+@lru_cache(maxsize=64)
+def _data_end_cached(key: KnotsKey) -> pd.Timestamp:
+    return _data_end(_knots_frame(key))
 
 
 @lru_cache(maxsize=4)
@@ -195,18 +235,38 @@ def push_knots() -> pd.DataFrame:
     """The calibrated knots when shipped, else the initial guess."""
     path = Path(str(resources.files("corridor") / PUSH_FILE))
     if path.exists():
-        df = pd.read_csv(path, parse_dates=["knot"])
-        return df[["knot", "nationality", "log_push"]]
+        st = path.stat()
+        return _read_knots(path, st.st_mtime_ns, st.st_size).copy()
     return initial_push_knots()
+
+
+@lru_cache(maxsize=4)
+def _read_knots(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+    """The shipped knots, read once per version of the file."""
+    df = pd.read_csv(path, parse_dates=["knot"])
+    return df[["knot", "nationality", "log_push"]]
 
 
 def push_daily(start: dt.date, n_days: int, knots: pd.DataFrame | None = None) -> np.ndarray:
     """Baseline departures per day by nationality [n_days, N_NAT] (people, before pull/levers).
 
     Log-linear interpolation between knots placed mid-quarter; flat beyond the last knot at the
-    mean of the last four knots; times the seasonal profile.
+    mean of the last four knots; times the seasonal profile. Computed once per (start, days,
+    knots) (~2 ms), a copy each call.
     """
     knots = push_knots() if knots is None else knots
+    key = _knots_key(knots)
+    if key is None:
+        return _push_daily(start, n_days, knots)
+    return _push_daily_cached(start, n_days, key).copy()
+
+
+@lru_cache(maxsize=64)
+def _push_daily_cached(start: dt.date, n_days: int, key: KnotsKey) -> np.ndarray:
+    return _push_daily(start, n_days, _knots_frame(key))
+
+
+def _push_daily(start: dt.date, n_days: int, knots: pd.DataFrame) -> np.ndarray:
     days = np.arange(n_days) + (np.datetime64(start) - np.datetime64("2019-10-01")).astype(int)
     dates = np.datetime64("2019-10-01") + days
     out = np.empty((n_days, N_NAT))

@@ -363,7 +363,7 @@ def processing_day_nb(
     return custody + admitted, takeback_used + taken, takeback_month
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def takeback_left_nb(day, pk, takeback_used, takeback_month):
     """Take-backs left under Mexico's monthly cap today: (left, used this month, month)."""
     m = pk.month_of_day[day]
@@ -380,14 +380,22 @@ def in_custody_nb(n, state):
 
 @nb.njit(cache=True)
 def flight_room_nb(seats_ahead, nat, held):
-    """Room for Title 42 expulsions by air today [nat] (agents): the seats on the coming
-    days' removal flights less the people of that nationality already held (``held``:
-    indices). Title 42 custody was meant to be short: with no seat in sight, CBP processed
-    the person under Title 8 instead."""
-    room = np.floor(seats_ahead).astype(np.int64)
+    """:func:`flight_room_into_nb` in a new array."""
+    room = np.empty(seats_ahead.shape[0], dtype=np.int64)
+    flight_room_into_nb(seats_ahead, nat, held, room)
+    return room
+
+
+@pp.helper_nb
+def flight_room_into_nb(seats_ahead, nat, held, room):
+    """Room for Title 42 expulsions by air today [nat] (agents), into ``room``: the seats on
+    the coming days' removal flights less the people of that nationality already held
+    (``held``: indices). Title 42 custody was meant to be short: with no seat in sight, CBP
+    processed the person under Title 8 instead."""
+    for a in range(room.shape[0]):
+        room[a] = int(np.floor(seats_ahead[a]))
     for i in held:
         room[nat[i]] -= 1
-    return room
 
 
 # Outcome codes.

@@ -87,15 +87,21 @@ def removal_day_nb(day, pk, n, ppl, flows):
 @nb.njit(cache=True)
 def seats_today_nb(day, pk):
     """Whole seats on today's flights by nationality; the fractions carry to the next day."""
+    seats = np.empty(pk.seat_carry.shape[0], dtype=np.int64)
+    seats_today_into_nb(day, pk, seats)
+    return seats
+
+
+@pp.helper_nb
+def seats_today_into_nb(day, pk, seats):
+    """:func:`seats_today_nb` into ``seats`` (int64)."""
     n_nat = pk.seat_carry.shape[0]
-    seats = np.empty(n_nat, dtype=np.int64)
     for a in range(n_nat):
         s = pk.seats[day, a] + pk.seat_carry[a]
         whole = np.floor(s)
         if s > 0:
             pk.seat_carry[a] = s - whole
         seats[a] = np.int64(whole)
-    return seats
 
 
 @nb.njit(cache=True)

@@ -333,8 +333,16 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
 
 @nb.njit(cache=True)
 def cross_today_nb(day, pk):
-    """Crossing hazards [kind, nationality] today. Those not yet sent back (new arrivals, CBP
-    One registrants) hold back by exp(-kappa x expected severity): what was announced,
+    """:func:`cross_today_into_nb` in a new array."""
+    out = np.empty((pk.cross.shape[1], pk.news_in.shape[0]))
+    cross_today_into_nb(day, pk, out)
+    return out
+
+
+@pp.helper_nb
+def cross_today_into_nb(day, pk, out):
+    """Crossing hazards [kind, nationality] today, into ``out``. Those not yet sent back (new
+    arrivals, CBP One registrants) hold back by exp(-kappa x expected severity): what was announced,
     weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
     hear at the border of the last days' outcomes for their nationality (returns and
     removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
@@ -343,7 +351,6 @@ def cross_today_nb(day, pk):
     an emergency authority is on, its severity is the one announced, from the day it came
     into effect."""
     n_nat = pk.news_in.shape[0]
-    out = np.empty((pk.cross.shape[1], n_nat))
     # An emergency authority switched on at the end of day s acts from day s + 1 (the
     # switch reads the day's encounters): its severity, announced that day, replaces the
     # schedule's while it lasts.
@@ -373,7 +380,6 @@ def cross_today_nb(day, pk):
         out[1, a] *= f
         out[2, a] *= f_re
         out[3, a] *= f_re
-    return out
 
 
 @nb.njit(cache=True)

@@ -255,7 +255,7 @@ def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows
     return cap_carry, deported + today, month_seen
 
 
-@nb.njit(cache=True)
+@pp.helper_nb
 def inm_limits_nb(day, pk, cap_carry, deported, month_seen):
     """INM's limits today: (apprehensions allowed today, deportations left this month, the
     capacity carry, deported this month so far, month seen)."""

@@ -30,11 +30,20 @@ SCENARIO_DIR = "scenarios"
 
 def shipped_names() -> list[str]:
     """Names of the scenarios shipped inside the package (history is not one)."""
-    root = resources.files("corridor") / SCENARIO_DIR
-    return sorted(
-        p.name.removesuffix(".yaml")
-        for p in root.iterdir()
-        if p.name.endswith(".yaml") and p.name != "history.yaml"
+    root = Path(str(resources.files("corridor") / SCENARIO_DIR))
+    return list(_shipped_names(root, root.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=4)
+def _shipped_names(root: Path, mtime_ns: int) -> tuple[str, ...]:
+    """The listing, once per version of the folder (adding or removing a file changes its
+    modification time)."""
+    return tuple(
+        sorted(
+            p.name.removesuffix(".yaml")
+            for p in root.iterdir()
+            if p.name.endswith(".yaml") and p.name != "history.yaml"
+        )
     )
 
 
@@ -56,6 +65,16 @@ def load(ref: str | Path | Scenario | dict) -> Scenario:
         raise ScenarioError(
             ref_s, [f"no such file or shipped scenario; shipped: {', '.join(shipped_names())}"]
         )
+    st = path.stat()
+    # A copy: callers may change the scenario's lists and mappings in place.
+    scn = _parse_file(path, path.resolve(), st.st_mtime_ns, st.st_size)
+    return scn.model_copy(deep=True)
+
+
+@lru_cache(maxsize=16)
+def _parse_file(path: Path, resolved: Path, mtime_ns: int, size: int) -> Scenario:
+    """A scenario file parsed and validated once per version of the file (YAML parsing and
+    validation cost ~1-3 ms a run); ``path`` as given names it in errors."""
     return parse(read_yaml(path), str(path))
 
 
