@@ -34,7 +34,9 @@ def calibrate(
     end: Annotated[
         str, typer.Option(help="Last day of data used (2022-12-31 for the out-of-sample test)")
     ] = "2023-12-31",
-    walkers: Annotated[int, typer.Option(help="emcee walkers (>= 2 x parameters)")] = 30,
+    walkers: Annotated[
+        int | None, typer.Option(help="emcee walkers (>= 2 x parameters; default exactly that)")
+    ] = None,
     steps: Annotated[int, typer.Option(help="emcee steps")] = 30,
     scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 200,
     draws: Annotated[int, typer.Option(help="Posterior draws to save")] = 20,
@@ -58,6 +60,8 @@ def calibrate(
     if end not in ("2023-12-31", "2022-12-31"):
         console.print(f"[red]error:[/] --end {end}: expected 2023-12-31 or 2022-12-31")
         raise typer.Exit(2)
+    if walkers is None:
+        walkers = 2 * len(fit.FREE)
     if walkers < 2 * len(fit.FREE):
         console.print(
             f"[red]error:[/] --walkers {walkers}: expected at least "

@@ -84,7 +84,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            2.0,
+            3.36,
             "1/share",
             0.0,
             20.0,
@@ -101,7 +101,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            30.0,
+            13.1,
             "days",
             0.0,
             365.0,
@@ -110,7 +110,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            60.0,
+            154.0,
             "days",
             1.0,
             730.0,

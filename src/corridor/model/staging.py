@@ -63,11 +63,11 @@ class Staging(Module):
     PARAMS = (
         Param(
             "policy_deterrence",
-            1.24,
+            1.08,
             "d log crossing hazard / d P(sent back) as announced",
             0.0,
             20.0,
-            "calibration (MAP 1.24, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
+            "calibration (MAP 1.08, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
             "encounters fell ~85% in the month "
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
@@ -75,7 +75,7 @@ class Staging(Module):
         ),
         Param(
             "recrosser_deterrence",
-            0.5,
+            0.357,
             "d log re-crossing hazard / d expected severity",
             0.0,
             20.0,
@@ -87,29 +87,29 @@ class Staging(Module):
         ),
         Param(
             "announcement_fade_days",
-            314.0,
+            349.0,
             "days",
             1.0,
             730.0,
-            "calibration (MAP 314); after a policy change, what people hear of outcomes "
+            "calibration (MAP 349); after a policy change, what people hear of outcomes "
             "replaces what was announced (the Venezuelan return in Sep 2023 under the same "
             "parole and take-back rules that held them back in Jan 2023)",
             range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
-            0.36,
+            0.345,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.36); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.345); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
-            0.12,
+            0.248,
             "1/day",
             0.0,
             1.0,
@@ -118,7 +118,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_registered",
-            0.01,
+            0.0226,
             "1/day",
             0.0,
             1.0,
@@ -127,7 +127,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_expulsion",
-            0.25,
+            0.0418,
             "1/day",
             0.0,
             1.0,
@@ -136,7 +136,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_return",
-            0.03,
+            0.0216,
             "1/day",
             0.0,
             1.0,
@@ -145,7 +145,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day",
-            0.003,
+            0.00203,
             "1/day",
             0.0,
             1.0,
@@ -156,7 +156,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day_after_expulsion",
-            0.04,
+            0.0471,
             "1/day",
             0.0,
             1.0,
@@ -168,7 +168,7 @@ class Staging(Module):
         ),
         Param(
             "register_per_day",
-            0.2,
+            0.174,
             "1/day",
             0.0,
             1.0,
