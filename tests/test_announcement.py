@@ -34,7 +34,11 @@ CHN_DAY = pd.Timestamp("2023-01-05")  # Title 42 extended to Cubans, Haitians, N
 def _sim(kappa: float, weight: float = 0.3) -> Simulation:
     scn = prepare(
         SCN,
-        parameters={"staging.policy_deterrence": kappa, "staging.expulsion_weight": weight},
+        parameters={
+            "staging.policy_deterrence": kappa,
+            "staging.expulsion_weight": weight,
+            "staging.deterred_give_up_per_day": 0.1,
+        },
     )
     return Simulation(scn, list(PHASES))
 
@@ -97,6 +101,11 @@ def test_hazards_are_the_closed_form(kappa: float) -> None:
         expect[2:, :] *= np.exp(-pk.kappa_recross * e)[None, :]
         got = staging.cross_today_nb(day, pk)
         np.testing.assert_allclose(got, expect, rtol=1e-12)
+        # New arrivals and registrants held back give up faster, in proportion to how much
+        # they are held back; re-crossers keep their own giving-up hazard.
+        give = np.repeat(pk.give_up[:, None], n_nat, axis=1)
+        give[:2, :] += pk.deterred_give_up * (1.0 - np.exp(-kappa * e))[None, :]
+        np.testing.assert_allclose(staging.give_up_today_nb(day, pk), give, rtol=1e-12)
 
 
 def test_the_announcement_fades() -> None:

@@ -187,7 +187,7 @@ def _staging(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
         sim.seed,
         pk.beds[day],
         staging.cross_today_nb(day, pk),
-        pk.give_up,
+        staging.give_up_today_nb(day, pk),
         pk.register[day],
         pk.min_wait,
         pk.harm_street,

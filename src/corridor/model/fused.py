@@ -198,6 +198,7 @@ def run_days_nb(
     lam = np.empty(n_nat)
     counts = np.empty(n_nat, dtype=np.int32)
     cross = np.empty((stg.cross.shape[1], n_nat))
+    give_up = np.empty((stg.cross.shape[1], n_nat))
     occupied = np.empty(stg.beds.shape[1], dtype=np.int64)
     seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     flight_room = np.empty(n_nat, dtype=np.int64)
@@ -222,7 +223,7 @@ def run_days_nb(
         )
         counting = day > d0  # yesterday's head counts (the call's first day: done before)
         compact = 4 * absorbed > n
-        cross_today_into_nb(day, stg, cross)
+        cross_today_into_nb(day, stg, cross, give_up)
         occupied[:] = 0
         n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
             day,
@@ -238,6 +239,7 @@ def run_days_nb(
             deport_left,
             stg,
             cross,
+            give_up,
             occupied,
             slots > 0,
             crossers,
@@ -352,6 +354,7 @@ def _travel_and_wait_nb(
     deport_left,
     stg,
     cross,
+    give_up,
     occupied,
     lottery,
     crossers,
@@ -360,7 +363,8 @@ def _travel_and_wait_nb(
     due,
 ):
     """Transit, then staging, in one call: two tight loops (measured faster than one loop
-    doing both per person, whose body is too big). ``cross``: today's crossing hazards;
+    doing both per person, whose body is too big). ``cross``, ``give_up``: today's crossing
+    and giving-up hazards;
     ``occupied``: zeroed shelter beds taken, by city.
 
     In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
@@ -380,7 +384,7 @@ def _travel_and_wait_nb(
     register = stg.register[day]
     travel, deport_p, detention_days = tra.travel, tra.deport_p, tra.detention_days
     restart_days, spread = tra.restart_days, tra.spread
-    give_up, min_wait, harm_street = stg.give_up, stg.min_wait, stg.harm_street
+    min_wait, harm_street = stg.min_wait, stg.harm_street
     shelter_factor, mpp_give_up = stg.shelter_factor, stg.mpp_give_up
     apprehended = 0
     deported = 0

@@ -308,7 +308,7 @@ def staging_numpy(
     seed: int,
     beds: np.ndarray,
     cross: np.ndarray,  # [kind, nationality]
-    give_up: np.ndarray,
+    give_up: np.ndarray,  # [kind, nationality]
     register: float,
     min_wait: int,
     harm_street: float,
@@ -349,7 +349,7 @@ def staging_numpy(
         kind[reg] = np.where(kind[reg] == 0, 1, kind[reg])
     go = ready & (uniforms(day_key(seed, STREAM["cross_decision"], day), u) < cross[kind, a])
     event[:n][go] = CROSS
-    quit_wait = ready & ~go & (u_give < give_up[kind])
+    quit_wait = ready & ~go & (u_give < give_up[kind, a])
 
     i = np.flatnonzero(quit_mpp)
     flags[i] &= _NOT_SHELTER

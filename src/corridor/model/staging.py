@@ -39,7 +39,7 @@ class StagingPack(NamedTuple):
 
     beds: np.ndarray  # [day, city] int64 agents
     cross: np.ndarray  # [day, kind, nat] 1/day
-    give_up: np.ndarray  # [kind] 1/day
+    give_up: np.ndarray  # [kind] 1/day, before deterrence (cross_today_into_nb adds it)
     register: np.ndarray  # [day] 1/day
     min_wait: int
     harm_street: float
@@ -56,6 +56,7 @@ class StagingPack(NamedTuple):
     kappa: float
     kappa_recross: float
     expulsion_weight: float
+    deterred_give_up: float
 
 
 class Staging(Module):
@@ -84,6 +85,18 @@ class Staging(Module):
             "five-year bar (parameters.csv: gotaways -55% Apr-Jun 2023; returns 32% -> 14% "
             "of crossers)",
             range=(0.0, 4.0),
+        ),
+        Param(
+            "deterred_give_up_per_day",
+            0.05,
+            "1/day at full deterrence",
+            0.0,
+            1.0,
+            "calibration; people held back by the expected severity do not only wait: they "
+            "settle in Mexico, go home or take a lawful pathway (Cuban and Nicaraguan Border "
+            "Patrol encounters fell ~97% within two months of January 2023 and stayed down, "
+            "OHSS; COMAR asylum claims in Mexico reached a record in 2023)",
+            range=(0.0, 0.5),
         ),
         Param(
             "announcement_fade_days",
@@ -300,6 +313,7 @@ class Staging(Module):
             float(p["policy_deterrence"]),
             float(p["recrosser_deterrence"]),
             float(p["expulsion_weight"]),
+            float(p["deterred_give_up_per_day"]),
         )
 
     def step(self, day: int) -> None:
@@ -319,7 +333,7 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         seed,
         pk.beds[day],
         cross_today_nb(day, pk),
-        pk.give_up,
+        give_up_today_nb(day, pk),
         pk.register[day],
         pk.min_wait,
         pk.harm_street,
@@ -333,23 +347,34 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
 
 @nb.njit(cache=True)
 def cross_today_nb(day, pk):
-    """:func:`cross_today_into_nb` in a new array."""
+    """Today's crossing hazards [kind, nationality] (:func:`cross_today_into_nb`)."""
     out = np.empty((pk.cross.shape[1], pk.news_in.shape[0]))
-    cross_today_into_nb(day, pk, out)
+    cross_today_into_nb(day, pk, out, np.empty_like(out))
+    return out
+
+
+@nb.njit(cache=True)
+def give_up_today_nb(day, pk):
+    """Today's giving-up hazards [kind, nationality] (:func:`cross_today_into_nb`)."""
+    out = np.empty((pk.cross.shape[1], pk.news_in.shape[0]))
+    cross_today_into_nb(day, pk, np.empty_like(out), out)
     return out
 
 
 @pp.helper_nb
-def cross_today_into_nb(day, pk, out):
-    """Crossing hazards [kind, nationality] today, into ``out``. Those not yet sent back (new
+def cross_today_into_nb(day, pk, out, give):
+    """Crossing hazards [kind, nationality] today, into ``out``, and giving-up hazards into
+    ``give``. Those not yet sent back (new
     arrivals, CBP One registrants) hold back by exp(-kappa x expected severity): what was announced,
     weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
     hear at the border of the last days' outcomes for their nationality (returns and
     removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
     kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
-    second Title 8 consequence (a five-year bar) deters more than another expulsion. While
-    an emergency authority is on, its severity is the one announced, from the day it came
-    into effect."""
+    second Title 8 consequence (a five-year bar) deters more than another expulsion. Those held
+    back do not all wait: new arrivals and registrants give up (settle in Mexico, go home, take
+    a lawful pathway) at their own hazard plus ``deterred_give_up`` x (1 - exp(-kappa x
+    expected severity)). While an emergency authority is on, its severity is the one
+    announced, from the day it came into effect."""
     n_nat = pk.news_in.shape[0]
     # An emergency authority switched on at the end of day s acts from day s + 1 (the
     # switch reads the day's encounters): its severity, announced that day, replaces the
@@ -376,10 +401,13 @@ def cross_today_into_nb(day, pk, out):
         f_re = np.exp(-pk.kappa_recross * expect)
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
+            give[k, a] = pk.give_up[k]
         out[0, a] *= f
         out[1, a] *= f
         out[2, a] *= f_re
         out[3, a] *= f_re
+        give[0, a] += pk.deterred_give_up * (1.0 - f)
+        give[1, a] += pk.deterred_give_up * (1.0 - f)
 
 
 @nb.njit(cache=True)
@@ -534,7 +562,7 @@ def staging_person_nb(
     u = uniform_nb(k_cross, uid[i])
     if u < cross[kind, nat[i]]:
         return True
-    if uniform_nb(k_give, uid[i]) < give_up[kind]:
+    if uniform_nb(k_give, uid[i]) < give_up[kind, nat[i]]:
         state[i] = pp.HOME
         flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
         flows[_GAVE_UP, nat[i], place[i]] += 1
