@@ -32,6 +32,15 @@ _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 _HARM = F["harm_incidents"]
 _GAVE_UP = F["gave_up"]
 _HOME = PLACE["origin"]
+# The crossing kind by flags: after an expulsion 2, else after a return 3, else registered 1.
+_KIND_BITS = pp.EXPELLED | pp.RETURNED | pp.CBP_ONE
+_KIND = np.array(
+    [
+        2 if f & pp.EXPELLED else 3 if f & pp.RETURNED else 1 if f & pp.CBP_ONE else 0
+        for f in range(_KIND_BITS + 1)
+    ],
+    dtype=np.int64,
+)
 
 
 class StagingPack(NamedTuple):
@@ -528,13 +537,11 @@ def staging_person_nb(
     if s != pp.WAITING and s != pp.MPP:
         return False
     c = place[i] - _FIRST_CITY
-    rate = harm_street
-    if occupied[c] < beds[c]:
-        occupied[c] += 1
-        flags[i] |= pp.IN_SHELTER
-        rate *= shelter_factor
-    else:
-        flags[i] &= ~np.uint8(pp.IN_SHELTER)
+    # Branch-free: cities are mixed in array order, so a branch on a free bed mispredicts.
+    bed = occupied[c] < beds[c]
+    occupied[c] += bed
+    flags[i] = (flags[i] & ~np.uint8(pp.IN_SHELTER)) | np.uint8(bed)  # IN_SHELTER is bit 1
+    rate = harm_street * shelter_factor if bed else harm_street
     if uniform_nb(k_harm, uid[i]) < rate:
         flows[_HARM, nat[i], place[i]] += 1
     if s == pp.MPP:
@@ -547,18 +554,11 @@ def staging_person_nb(
     if day - t_state[i] < min_wait:
         return False
     f = flags[i]
-    kind = 0
-    if f & pp.EXPELLED:
-        kind = 2
-    elif f & pp.RETURNED:
-        kind = 3
-    elif f & pp.CBP_ONE:
-        kind = 1
+    kind = _KIND[f & _KIND_BITS]  # a lookup, not branches on mixed flags
     if register > 0.0 and not (f & pp.CBP_ONE) and uniform_nb(k_reg, uid[i]) < register:
         flags[i] |= pp.CBP_ONE
         t_cbp[i] = day
-        if kind == 0:
-            kind = 1
+        kind = max(kind, 1)  # 0 (not yet sent back) becomes 1 (registered)
     u = uniform_nb(k_cross, uid[i])
     if u < cross[kind, nat[i]]:
         return True
