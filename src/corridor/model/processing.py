@@ -390,10 +390,10 @@ def flight_room_nb(seats_ahead, nat, held):
 def flight_room_into_nb(seats_ahead, nat, held, room):
     """Room for Title 42 expulsions by air today [nat] (agents), into ``room``: the seats on
     the coming days' removal flights less the people of that nationality already held
-    (``held``: indices). Title 42 custody was meant to be short: with no seat in sight, CBP
-    processed the person under Title 8 instead."""
+    (``held``: indices), the seats rounded to whole agents. Title 42 custody was meant to be
+    short: with no seat in sight, CBP processed the person under Title 8 instead."""
     for a in range(room.shape[0]):
-        room[a] = int(np.floor(seats_ahead[a]))
+        room[a] = int(np.floor(seats_ahead[a] + 0.5))  # nearest: no bias with the scale
     for i in held:
         room[nat[i]] -= 1
 
