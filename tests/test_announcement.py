@@ -203,3 +203,25 @@ def test_an_emergency_authority_is_announced_the_day_it_acts() -> None:
     w = st.announcement_weight(st.severity())[day]
     f = np.exp(-kappa * (w * st.severity()[day] + (1 - w) * heard))
     np.testing.assert_allclose(staging.cross_today_nb(day, pk)[0], base[day, 0] * f)
+
+
+def test_departures_respond_to_the_announced_change() -> None:
+    """At origins, an announced change moves departures by exp(-kappa_o x w x change): Cubans
+    leave less from 5 January 2023 (severity up to 1), fading as exp(-t / fade); a
+    nationality whose severity did not change is untouched."""
+    sim = Simulation(prepare(SCN, parameters={"departure.origin_deterrence": 1.5}), list(PHASES))
+    st, dep = sim.module("staging"), sim.module("departure")
+    sev = st.severity()
+    change = st.announced_change(sev)
+    d, cuba, mex = _day(sim, CHN_DAY), NAT["cuba"], NAT["mexico"]
+    assert change[d, cuba] == pytest.approx(sev[d, cuba] - sev[d - 1, cuba])
+    assert change[d, cuba] > 0.9
+    factor = dep.announced_at_origin()
+    fade = st.p["announcement_fade_days"]
+    assert factor[d, cuba] == pytest.approx(np.exp(-1.5 * change[d, cuba]))
+    assert factor[d + 20, cuba] == pytest.approx(
+        np.exp(-1.5 * np.exp(-20 / fade) * change[d, cuba])
+    )
+    assert factor[d - 1, cuba] == 1.0
+    assert factor[d, mex] == pytest.approx(factor[d - 1, mex])
+    np.testing.assert_allclose(dep.pk.policy_mult, dep.policy_mult * factor)

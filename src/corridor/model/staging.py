@@ -73,11 +73,11 @@ class Staging(Module):
     PARAMS = (
         Param(
             "policy_deterrence",
-            1.08,
+            0.665,
             "d log crossing hazard / d P(sent back) as announced",
             0.0,
             20.0,
-            "calibration (MAP 1.08, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
+            "calibration (MAP 0.665, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
             "encounters fell ~85% in the month "
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
@@ -85,7 +85,7 @@ class Staging(Module):
         ),
         Param(
             "recrosser_deterrence",
-            0.357,
+            0.667,
             "d log re-crossing hazard / d expected severity",
             0.0,
             20.0,
@@ -97,7 +97,7 @@ class Staging(Module):
         ),
         Param(
             "deterred_give_up_per_day",
-            0.05,
+            0.127,
             "1/day at full deterrence",
             0.0,
             1.0,
@@ -109,29 +109,29 @@ class Staging(Module):
         ),
         Param(
             "announcement_fade_days",
-            349.0,
+            312.0,
             "days",
             1.0,
             730.0,
-            "calibration (MAP 349); after a policy change, what people hear of outcomes "
+            "calibration (MAP 312); after a policy change, what people hear of outcomes "
             "replaces what was announced (the Venezuelan return in Sep 2023 under the same "
             "parole and take-back rules that held them back in Jan 2023)",
             range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
-            0.345,
+            0.319,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.345); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.319); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
-            0.248,
+            0.171,
             "1/day",
             0.0,
             1.0,
@@ -140,7 +140,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_registered",
-            0.0226,
+            0.0265,
             "1/day",
             0.0,
             1.0,
@@ -149,7 +149,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_expulsion",
-            0.0418,
+            0.117,
             "1/day",
             0.0,
             1.0,
@@ -158,7 +158,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_return",
-            0.0216,
+            0.0399,
             "1/day",
             0.0,
             1.0,
@@ -167,7 +167,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day",
-            0.00203,
+            0.00539,
             "1/day",
             0.0,
             1.0,
@@ -178,7 +178,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day_after_expulsion",
-            0.0471,
+            0.0847,
             "1/day",
             0.0,
             1.0,
@@ -190,7 +190,7 @@ class Staging(Module):
         ),
         Param(
             "register_per_day",
-            0.174,
+            0.179,
             "1/day",
             0.0,
             1.0,
@@ -295,6 +295,20 @@ class Staging(Module):
             last = np.maximum.accumulate(last)
             since = np.arange(severity.shape[0]) - last
             out[:, a] = np.where(last >= 0, np.exp(-since / fade), 0.0)
+        return out
+
+    def announced_change(self, severity: np.ndarray) -> np.ndarray:
+        """The severity now less the severity before its last change [day, nat] (0 before any
+        change in the run; changes as in :meth:`announcement_weight`): what an announcement
+        says is different."""
+        out = np.zeros_like(severity)
+        for a in range(severity.shape[1]):
+            changed = np.flatnonzero(np.abs(np.diff(severity[:, a])) > 0.05) + 1
+            last = np.full(severity.shape[0], -1)
+            last[changed] = changed
+            last = np.maximum.accumulate(last)
+            before = severity[np.maximum(last - 1, 0), a]
+            out[:, a] = np.where(last >= 0, severity[:, a] - before, 0.0)
         return out
 
     def pack(self) -> StagingPack:
