@@ -29,8 +29,8 @@ STRESS_POLICY: dict[str, Any] = {
     "from": "2023-06-01",
     "set": {
         "us.mpp": 0.25,
-        "us.emergency_authority.on_above_per_day": 4000,
-        "us.emergency_authority.off_below_per_day": 3000,
+        "us.emergency_authority.on_above_per_day": 3000,
+        "us.emergency_authority.off_below_per_day": 2400,
         "us.removal_flights_per_week": {"venezuela": 4, "cuba": 2, "nicaragua": 1},
     },
     "note": "test: exercise MPP, the emergency authority and more removal flights",

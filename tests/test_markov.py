@@ -95,7 +95,7 @@ def _stage_one_day(n, day, beds, ppl, event, flows) -> None:
         SEED,
         beds,
         np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
-        GIVE_UP_G,
+        np.repeat(GIVE_UP_G[:, None], N_NAT, axis=1),  # [kind, nationality]
         0.0,
         MIN_WAIT,
         HARM,
