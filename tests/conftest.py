@@ -3,8 +3,8 @@
 ``baseline_run`` is the history from October 2022 to December 2023 at scale 400 (Title 42 to
 May 2023, CBP One, the asylum rule, Venezuela flights). ``stress_run`` adds, from June 2023,
 levers the history leaves off so that every transition of the model happens: MPP with short
-hearings (relief, removal orders, giving up from MPP), an emergency authority that switches on,
-and removal flights to more countries.
+hearings (relief, removal orders, giving up from MPP), removal flights to more countries and,
+from October, an emergency authority that switches on.
 """
 
 from __future__ import annotations
@@ -29,11 +29,19 @@ STRESS_POLICY: dict[str, Any] = {
     "from": "2023-06-01",
     "set": {
         "us.mpp": 0.25,
-        "us.emergency_authority.on_above_per_day": 3000,
-        "us.emergency_authority.off_below_per_day": 2400,
         "us.removal_flights_per_week": {"venezuela": 4, "cuba": 2, "nicaragua": 1},
     },
-    "note": "test: exercise MPP, the emergency authority and more removal flights",
+    "note": "test: exercise MPP and more removal flights",
+}
+# From October an emergency authority with thresholds low enough to switch on at any fitted
+# parameters (MPP runs alone before it, so both are exercised).
+STRESS_EMERGENCY: dict[str, Any] = {
+    "from": "2023-10-01",
+    "set": {
+        "us.emergency_authority.on_above_per_day": 1000,
+        "us.emergency_authority.off_below_per_day": 800,
+    },
+    "note": "test: exercise the emergency authority",
 }
 
 
@@ -49,7 +57,7 @@ def scenario(stress: bool = False, **changes: Any) -> dict[str, Any]:
             "processing.mpp_hearing_days": 30.0,
             "staging.policy_deterrence": 2.0,
         }
-        scn["policies"] = [copy.deepcopy(STRESS_POLICY)]
+        scn["policies"] = [copy.deepcopy(STRESS_POLICY), copy.deepcopy(STRESS_EMERGENCY)]
     scn.update(changes)
     return scn
 
