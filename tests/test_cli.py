@@ -178,3 +178,21 @@ def test_calibration_start_point_takes_an_earlier_map_inside_the_prior() -> None
     assert got[keys.index(second.key)] == second.start
     rest = [i for i, k in enumerate(keys) if k not in (first.key, second.key)]
     assert (got[rest] == default[rest]).all()
+
+
+def test_calibration_progress_prints_lines_without_a_terminal(capsys) -> None:
+    """In a log file (no terminal) the bar is drawn only at the end: the callbacks print a
+    plain line every ``every`` counts instead."""
+    from corridor.cli import calibrate_cmd
+
+    bar = calibrate_cmd._bar()
+    task = bar.add_task("MAP (Nelder-Mead)", total=50, note="")
+    report = calibrate_cmd._reporter(bar, task, "Nelder-Mead evaluation", "logp {:.1f}", 25)
+    for k in range(1, 51):
+        report(k, 600.0 + k)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("Nelder")]
+    assert lines == [
+        "Nelder-Mead evaluation 25/50 logp 625.0",
+        "Nelder-Mead evaluation 50/50 logp 650.0",
+    ]
+    assert bar.tasks[task].completed == 50

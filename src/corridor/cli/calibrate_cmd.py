@@ -19,6 +19,19 @@ IN_SAMPLE = "calibration/posterior"
 OUT_OF_SAMPLE = "calibration/posterior-2022"
 
 
+def _reporter(bar: Progress, task: int, label: str, note: str, every: int):
+    """A progress callback (count, best log posterior) for ``task``; when stderr is not a
+    terminal (a log file, CI), where the bar is drawn only at the end, it also prints a plain
+    line every ``every`` counts so a long fit shows progress."""
+
+    def report(k: int, best: float) -> None:
+        bar.update(task, completed=k, note=note.format(best))
+        if not err.is_terminal and k % every == 0:
+            err.print(f"{label} {k}/{bar.tasks[task].total} {note.format(best)}", highlight=False)
+
+    return report
+
+
 def _bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -87,8 +100,8 @@ def calibrate(
             scale=scale,
             processes=processes,
             optimize_evals=optimize_evals,
-            report=lambda k, best: bar.update(task, completed=k, note=f"best logp {best:.1f}"),
-            report_opt=lambda k, best: bar.update(opt, completed=k, note=f"logp {best:.1f}"),
+            report=_reporter(bar, task, "MCMC step", "best logp {:.1f}", 1),
+            report_opt=_reporter(bar, opt, "Nelder-Mead evaluation", "logp {:.1f}", 25),
             start=theta0,
         )
         chosen, lps = fit.select_draws(chain, log_prob, draws)
