@@ -262,6 +262,7 @@ class Staging(Module):
             ]
         )
         self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
+        self._severity: dict[bool, np.ndarray] = {}
 
     def cross_by_nationality(self) -> np.ndarray:
         """Crossing hazards [day, kind, nat] before deterrence (``cross_today_nb`` applies it)."""
@@ -272,44 +273,44 @@ class Staging(Module):
         P(Title 8 consequence) + expulsion_weight x P(Title 42 expulsion), plus 1 where a
         parole programme open to the nationality is forfeited by crossing (CHNV). With
         ``emergency``, while an emergency authority is on (its summary returns and removals
-        count as Title 8 consequences)."""
-        sim = self.sim
-        proc = sim.module("processing")
-        parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
-        parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
-        if emergency:
-            return np.minimum(proc.announced_emergency() + parole, 1.0)
-        p42, p8 = proc.announced_outcomes()
-        return np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
+        count as Title 8 consequences). Computed once per simulation (staging and departure
+        both read it); callers get a copy."""
+        if emergency not in self._severity:
+            sim = self.sim
+            proc = sim.module("processing")
+            parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
+            parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
+            if emergency:
+                sev = np.minimum(proc.announced_emergency() + parole, 1.0)
+            else:
+                p42, p8 = proc.announced_outcomes()
+                sev = np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
+            self._severity[emergency] = sev
+        return self._severity[emergency].copy()
+
+    @staticmethod
+    def last_change(severity: np.ndarray) -> np.ndarray:
+        """The day [day, nat] the severity last changed, -1 before any change in the run.
+        Changes below 0.05 (the demographic mix moving with the fiscal year) are not news."""
+        out = np.full(severity.shape, -1)
+        for a in range(severity.shape[1]):
+            changed = np.flatnonzero(np.abs(np.diff(severity[:, a])) > 0.05) + 1
+            out[changed, a] = changed
+        return np.maximum.accumulate(out, axis=0)
 
     def announcement_weight(self, severity: np.ndarray) -> np.ndarray:
         """exp(-days since the severity last changed / fade) [day, nat]: 1 the day a policy
-        changes, fading as outcomes are heard; 0 before any change in the run. Changes
-        below 0.05 (the demographic mix moving with the fiscal year) are not news."""
-        fade = self.p["announcement_fade_days"]
-        out = np.zeros_like(severity)
-        for a in range(severity.shape[1]):
-            changed = np.flatnonzero(np.abs(np.diff(severity[:, a])) > 0.05) + 1
-            last = np.full(severity.shape[0], -1)
-            last[changed] = changed
-            last = np.maximum.accumulate(last)
-            since = np.arange(severity.shape[0]) - last
-            out[:, a] = np.where(last >= 0, np.exp(-since / fade), 0.0)
-        return out
+        changes, fading as outcomes are heard; 0 before any change in the run."""
+        last = self.last_change(severity)
+        since = np.arange(severity.shape[0])[:, None] - last
+        return np.where(last >= 0, np.exp(-since / self.p["announcement_fade_days"]), 0.0)
 
     def announced_change(self, severity: np.ndarray) -> np.ndarray:
         """The severity now less the severity before its last change [day, nat] (0 before any
-        change in the run; changes as in :meth:`announcement_weight`): what an announcement
-        says is different."""
-        out = np.zeros_like(severity)
-        for a in range(severity.shape[1]):
-            changed = np.flatnonzero(np.abs(np.diff(severity[:, a])) > 0.05) + 1
-            last = np.full(severity.shape[0], -1)
-            last[changed] = changed
-            last = np.maximum.accumulate(last)
-            before = severity[np.maximum(last - 1, 0), a]
-            out[:, a] = np.where(last >= 0, severity[:, a] - before, 0.0)
-        return out
+        change in the run): what an announcement says is different."""
+        last = self.last_change(severity)
+        before = np.take_along_axis(severity, np.maximum(last - 1, 0), axis=0)
+        return np.where(last >= 0, severity - before, 0.0)
 
     def pack(self) -> StagingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
@@ -350,13 +351,16 @@ class Staging(Module):
 @nb.njit(cache=True)
 def staging_day_nb(day, seed, pk, n, ppl, event, flows):
     """:meth:`Staging.step` for the fused driver."""
+    cross = np.empty((pk.cross.shape[1], pk.news_in.shape[0]))
+    give_up = np.empty_like(cross)
+    cross_today_into_nb(day, pk, cross, give_up)
     staging_nb(
         n,
         day,
         seed,
         pk.beds[day],
-        cross_today_nb(day, pk),
-        give_up_today_nb(day, pk),
+        cross,
+        give_up,
         pk.register[day],
         pk.min_wait,
         pk.harm_street,
