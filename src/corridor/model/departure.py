@@ -456,6 +456,18 @@ def spawn_nb(
 
 
 @nb.njit(cache=True)
+def land_departures(x, parole, substitution):
+    """Land departures per day when ``parole`` people a day fly in on parole and ``x`` would
+    have come by land without it. A parolee replaces a land departure with probability
+    ``substitution x / (x + parole)``: the slots go to would-be land migrants and to people
+    who would not have come otherwise, in proportion, so parole never empties the land route
+    (a plain ``x - substitution x parole`` did, which left the push unidentified)."""
+    if parole <= 0.0:
+        return x
+    return x * (1.0 - substitution * parole / (x + parole))
+
+
+@nb.njit(cache=True)
 def departure_counts_nb(day, seed, pk):
     """Today's departures per nationality, as :meth:`Departure.step` draws them."""
     n_nat = pk.mem_in.shape[0]
@@ -472,7 +484,7 @@ def departure_counts_into_nb(day, seed, pk, lam, counts):
         share = pk.mem_in[a] / max(pk.mem_all[a], 1e-9)
         pull = np.exp(pk.pull_strength * (share - pk.pull_reference))
         x = pk.push[day, a] * pull * pk.policy_mult[day, a]
-        lam[a] = max(x - pk.parole_substitution * pk.parole_day[day, a], 0.0) / pk.scale
+        lam[a] = land_departures(x, pk.parole_day[day, a], pk.parole_substitution) / pk.scale
     key = np.uint64(day_key_nb(seed, _ST_DEPARTURE_COUNT, day))
     for n in range(lam.shape[0]):  # as poisson_many_nb
         counts[n] = poisson_nb(key, n, lam[n])

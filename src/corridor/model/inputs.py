@@ -279,7 +279,7 @@ def _push_daily(start: dt.date, n_days: int, knots: pd.DataFrame) -> np.ndarray:
         mine = mine[np.argsort(at[mine], kind="stable")]
         kd, kv = at[mine], log_push[mine]
         kd = np.append(kd, kd[-1] + 90)
-        kv = np.append(kv, kv[-HOLD_KNOTS:].mean())
+        kv = np.append(kv, np.log(np.exp(kv[-HOLD_KNOTS:]).mean()))
         out[:, n] = np.exp(np.interp(days, kd, kv))
     moy = dates.astype("M8[M]").astype(np.int64) % 12
     return out * seasonal_profile()[moy][:, None]

@@ -153,7 +153,8 @@ def departure_counts_numpy(day: int, seed: int, pk: Any) -> np.ndarray:
     share = pk.mem_in / np.maximum(pk.mem_all, 1e-9)
     pull = np.exp(pk.pull_strength * (share - pk.pull_reference))
     x = pk.push[day] * pull * pk.policy_mult[day]
-    lam = np.maximum(x - pk.parole_substitution * pk.parole_day[day], 0.0) / pk.scale
+    parole, sub = pk.parole_day[day], pk.parole_substitution
+    lam = x * (1.0 - sub * parole / np.maximum(x + parole, 1e-300)) / pk.scale
     key = day_key(seed, STREAM["departure_count"], day)
     return poisson_many_numpy(key, lam)
 
