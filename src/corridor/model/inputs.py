@@ -30,7 +30,7 @@ from corridor.model.places import (
 FIRST_MONTH = pd.Timestamp("2019-10-01")
 LAST_DATA_MONTH = pd.Timestamp("2023-12-01")
 KNOT_MONTHS = 3  # one push knot per quarter
-HOLD_KNOTS = 4  # beyond the data, push holds at the mean of this many last knots
+HOLD_KNOTS = 4  # beyond the data, push holds at the mean level of this many last knots
 PUSH_FILE = "calibration/push_knots.csv"
 
 
@@ -250,9 +250,11 @@ def _read_knots(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
 def push_daily(start: dt.date, n_days: int, knots: pd.DataFrame | None = None) -> np.ndarray:
     """Baseline departures per day by nationality [n_days, N_NAT] (people, before pull/levers).
 
-    Log-linear interpolation between knots placed mid-quarter; flat beyond the last knot at the
-    mean of the last four knots; times the seasonal profile. Computed once per (start, days,
-    knots) (~2 ms), a copy each call.
+    Log-linear interpolation between knots placed mid-quarter; flat beyond the last knot at
+    last year's mean departures per day (the arithmetic mean of the last four knots' levels: a
+    geometric mean let one quarter's policy-driven collapse, a twentieth of the others, pull
+    the forecast down to a fraction of the year's flow); times the seasonal profile. Computed
+    once per (start, days, knots) (~2 ms), a copy each call.
     """
     knots = push_knots() if knots is None else knots
     key = _knots_key(knots)

@@ -253,7 +253,8 @@ LEVERS: tuple[Lever, ...] = (
         200_000.0,
         f"{P}: CHNV parole 30,000/month; {T} 2022-10-12 (Venezuela, 24,000 cap), 2023-01-05",
         "Parole by air for Cubans, Haitians, Nicaraguans and Venezuelans; each parolee replaces "
-        "a land departure with probability `departure.parole_substitution` x land / (land + paroles).",
+        "a land departure with probability `departure.parole_substitution` x land / (land + "
+        "paroles).",
         "lowers departures and encounters of CHNV nationalities",
     ),
     Lever(
