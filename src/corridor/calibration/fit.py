@@ -86,7 +86,8 @@ def in_prior(theta: np.ndarray) -> bool:
 
 
 def log_likelihood(j: pd.DataFrame) -> float:
-    """Log-likelihood of the joined observed/simulated targets.
+    """Log-likelihood of the joined observed/simulated targets (monthly series from
+    ``push_fit.SPIN_UP_END``: the run's first months, its road still filling, are not scored).
 
     Each family of monthly series has residuals r = log(sim + 30) - log(obs + 30), Gaussian
     with an unknown structural error sigma that is profiled out (sigma^2 = mean r^2, so the
@@ -94,8 +95,9 @@ def log_likelihood(j: pd.DataFrame) -> float:
     period facts enter with their stated errors.
     """
     ll = 0.0
+    scored = pd.to_datetime(j.period_start) >= push_fit.SPIN_UP_END
     for target in MONTHLY_TARGETS:
-        m = j[j.target == target]
+        m = j[(j.target == target) & scored]
         r = np.log(m.sim.to_numpy(float) + 30.0) - np.log(m.obs.to_numpy(float) + 30.0)
         if r.size:
             ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))
