@@ -53,9 +53,12 @@ def scenario(stress: bool = False, **changes: Any) -> dict[str, Any]:
         scn["name"] = "stress"
         # Announced-policy deterrence on, whatever the defaults: the fused driver and the
         # loop must agree on the border news it reads.
+        # A two-day detention limit: weekly flights leave some of those held for removal
+        # outlasting it (released), however few the fitted crossing rates put in custody.
         scn["parameters"] = {
             "processing.mpp_hearing_days": 30.0,
             "staging.policy_deterrence": 2.0,
+            "removal.max_detention_days": 2.0,
         }
         scn["policies"] = [copy.deepcopy(STRESS_POLICY), copy.deepcopy(STRESS_EMERGENCY)]
     scn.update(changes)

@@ -84,7 +84,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            2.97,
+            3.15,
             "1/share",
             0.0,
             20.0,
@@ -93,7 +93,7 @@ class Departure(Module):
         ),
         Param(
             "origin_deterrence",
-            0.847,
+            0.805,
             "d log departures / d announced change in severity",
             0.0,
             20.0,
@@ -113,7 +113,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            29.6,
+            28.8,
             "days",
             0.0,
             365.0,
@@ -122,7 +122,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            155.0,
+            171.0,
             "days",
             1.0,
             730.0,
