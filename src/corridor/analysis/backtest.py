@@ -114,16 +114,20 @@ def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[s
 
 
 def out_of_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
-    """2023 forecast WAPE of the model (ensemble median) and of the three benchmarks."""
+    """2023 forecast WAPE of the model (ensemble median) and of the three benchmarks. For the
+    model, ``members_5pct`` and ``members_95pct`` give the spread of the single members' WAPE:
+    how much the verdict depends on the draws."""
     obs = observed_total()
     hist, test = obs[obs.index < "2023-01-01"], obs[obs.index >= "2023-01-01"]
     sims = np.column_stack(
         [monthly_total(ds).reindex(test.index).to_numpy(float) for ds in members]
     )
-    rows = [("corridor", compare.wape(test, np.median(sims, axis=1)))]
+    each = [compare.wape(test, sims[:, k]) for k in range(sims.shape[1])]
+    lo, hi = np.quantile(each, [0.05, 0.95])
+    rows = [("corridor", compare.wape(test, np.median(sims, axis=1)), lo, hi)]
     for name, fc in benchmark_forecasts(hist, test.index).items():
-        rows.append((name, compare.wape(test, fc.to_numpy(float))))
-    return pd.DataFrame(rows, columns=["forecast", "wape_2023"])
+        rows.append((name, compare.wape(test, fc.to_numpy(float)), np.nan, np.nan))
+    return pd.DataFrame(rows, columns=["forecast", "wape_2023", "members_5pct", "members_95pct"])
 
 
 def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:

@@ -1,0 +1,44 @@
+"""The out-of-sample table: the model's 2023 WAPE beside benchmarks computed from the data.
+
+The seasonal-naive forecast is checked against its closed form (2023 month = the same month of
+2022, straight from CBP's file), the model's WAPE against the median of its members, and the
+members' spread brackets what a single member scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import corridor
+from corridor.analysis import backtest as bt
+from corridor.calibration import compare
+
+SPEC = {"name": "oos", "end": "2023-12-31", "decision_date": "2023-12-31", "scale": 2000}
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [
+        corridor.run(SPEC, draw=k, posterior_name="calibration/posterior-2022") for k in range(3)
+    ]
+
+
+def test_out_of_sample_table(members) -> None:
+    t = bt.out_of_sample_table(members).set_index("forecast")
+    assert list(t.index) == ["corridor", "seasonal_naive", "ets", "arima"]
+    obs = bt.observed_total()
+    test, last = obs.loc["2023-01-01":"2023-12-01"], obs.loc["2022-01-01":"2022-12-01"]
+    assert len(test) == 12 and len(last) == 12
+    naive = np.abs(last.to_numpy() - test.to_numpy()).sum() / test.sum()
+    assert t.loc["seasonal_naive", "wape_2023"] == pytest.approx(naive)
+    sims = np.column_stack([bt.monthly_total(m).reindex(test.index) for m in members])
+    assert t.loc["corridor", "wape_2023"] == pytest.approx(
+        compare.wape(test, np.median(sims, axis=1))
+    )
+    each = [compare.wape(test, sims[:, k]) for k in range(sims.shape[1])]
+    lo, hi = t.loc["corridor", ["members_5pct", "members_95pct"]]
+    assert min(each) <= lo <= hi <= max(each)
+    assert np.isnan(t.loc["ets", "members_5pct"])
+    # The forecasts are of the right size: none is off by more than the whole year.
+    assert (t["wape_2023"] > 0).all() and (t["wape_2023"] < 1).all()
