@@ -50,7 +50,7 @@ def calibrate(
     walkers: Annotated[
         int | None, typer.Option(help="emcee walkers (>= 2 x parameters; default exactly that)")
     ] = None,
-    steps: Annotated[int, typer.Option(help="emcee steps")] = 30,
+    steps: Annotated[int, typer.Option(help="emcee steps")] = 60,
     scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 200,
     draws: Annotated[int, typer.Option(help="Posterior draws to save")] = 20,
     processes: Annotated[int, typer.Option(help="Worker processes")] = 2,

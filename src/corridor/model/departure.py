@@ -84,7 +84,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            3.15,
+            3.05,
             "1/share",
             0.0,
             20.0,
@@ -93,7 +93,7 @@ class Departure(Module):
         ),
         Param(
             "origin_deterrence",
-            0.805,
+            0.62,
             "d log departures / d announced change in severity",
             0.0,
             20.0,
@@ -113,7 +113,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            28.8,
+            29.4,
             "days",
             0.0,
             365.0,
@@ -122,7 +122,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            171.0,
+            184.0,
             "days",
             1.0,
             730.0,

@@ -90,7 +90,7 @@ class Processing(Module):
     PARAMS = (
         Param(
             "t42_adult_share",
-            0.991,
+            0.994,
             "share of single adults expelled until March 2022",
             0.0,
             1.0,
@@ -100,7 +100,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share",
-            0.631,
+            0.657,
             "share of family members expelled until January 2021",
             0.0,
             1.0,
@@ -110,7 +110,7 @@ class Processing(Module):
         ),
         Param(
             "t42_adult_share_late",
-            0.737,
+            0.735,
             "share of single adults expelled from April 2022",
             0.0,
             1.0,
@@ -121,7 +121,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share_late",
-            0.256,
+            0.267,
             "share of family members expelled from February 2021",
             0.0,
             1.0,
