@@ -13,6 +13,8 @@ import pytest
 
 from corridor.calibration import fit, push_fit
 
+_RR = {"name": "rr", "start": "2021-03-01", "end": "2021-08-31", "decision_date": "2021-08-31"}
+
 
 def _joined(sim_oct: float, sim_later: float) -> pd.DataFrame:
     months = pd.date_range("2019-10-01", "2020-12-01", freq="MS")
@@ -59,3 +61,40 @@ def test_knot_moves_by_the_damped_mean_log_ratio() -> None:
     first = np.log(ratio.loc["2019-12-01":"2020-01-01", "mexico"]).mean()
     second = np.log(ratio.loc["2020-02-01":"2020-04-01", "mexico"]).mean()
     np.testing.assert_allclose(out.log_push, [7.0 + 0.8 * first, 7.0 + 0.8 * second])
+
+
+def test_monthly_reencounter_rates_enter_with_their_error() -> None:
+    """Each month's published re-encounter rate adds -(sim - obs)^2 / (2 sd^2)."""
+    base = _joined(5000.0, 5200.0)
+    months = pd.to_datetime(["2021-05-01", "2022-09-01"])
+    rates = pd.DataFrame(
+        {
+            "target": "sw_reencounter_rate_pct_month",
+            "category": "all",
+            "period_start": months,
+            "period_end": months,
+            "obs": [38.0, 19.0],
+            "sim": [30.0, 22.0],
+        }
+    )
+    got = fit.log_likelihood(pd.concat([base, rates], ignore_index=True))
+    expect = fit.log_likelihood(base) - 0.5 * (8.0**2 + 3.0**2) / fit.SIGMA_REPEAT_MONTH_PCT**2
+    assert got == pytest.approx(expect)
+
+
+def test_the_model_rates_its_months_like_cbp() -> None:
+    """A run's monthly rate is 100 x repeat encounters / all encounters of that month, and the
+    join keeps exactly the months CBP published."""
+    import corridor
+    from corridor.calibration import compare
+
+    ds = corridor.run({**_RR, "scale": 400}, draw=None)
+    j = compare.joined(ds)
+    m = j[j.target == "sw_reencounter_rate_pct_month"]
+    assert list(m.period_start.dt.strftime("%Y-%m")) == ["2021-05", "2021-07"]
+    f = ds["flows"].sum(("nationality", "place")).sel(time=slice("2021-07-01", "2021-07-31"))
+    f = f.sum("time")
+    enc = float(f.sel(flow="encounters_usbp") + f.sel(flow="encounters_ofo"))
+    expect = 100.0 * float(f.sel(flow="repeat_encounters")) / enc
+    assert m.sim.iloc[1] == pytest.approx(expect)
+    assert m.obs.tolist() == [38.0, 27.0]

@@ -79,6 +79,10 @@ def _period_rows(ds: xr.Dataset, months: pd.DatetimeIndex, total: pd.Series) -> 
                 100.0 * f.loc[fy21, "repeat_encounters"].sum() / enc,
             )
         )
+    enc = f["encounters_usbp"] + f["encounters_ofo"]
+    for month in f.index[enc > 0]:  # every month; the join keeps those with a published rate
+        rate = 100.0 * f.loc[month, "repeat_encounters"] / enc[month]
+        rows.append(("sw_reencounter_rate_pct_month", month, month, rate))
     t42 = (f.index >= "2020-03-01") & (f.index <= "2023-05-01")
     if t42.any():
         rows.append(
@@ -118,7 +122,7 @@ def wape(obs: pd.Series | np.ndarray, sim: pd.Series | np.ndarray) -> float:
 def fit_table(j: pd.DataFrame, start: str = "2020-10-01", end: str = "2023-12-01") -> pd.DataFrame:
     """WAPE per target and category over a window of months (monthly targets only)."""
     m = j[(j.period_start == j.period_end) & (j.period_start >= start) & (j.period_start <= end)]
-    m = m[~m.target.isin(["sw_total_dec2023"])]
+    m = m[~m.target.isin(["sw_total_dec2023", *data_targets.MONTHLY_FACTS])]
     rows = [
         (t, c, wape(g.obs, g.sim), float(g.obs.sum()), float(g.sim.sum()))
         for (t, c), g in m.groupby(["target", "category"], sort=False)

@@ -48,6 +48,11 @@ CONTEXT_FACTS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Monthly facts from context/monthly-facts.csv, one row per month the series has: target
+# name -> series. CBP's press releases gave the share of a month's encounters whose person had
+# been encountered in the previous twelve months.
+MONTHLY_FACTS: dict[str, str] = {"sw_reencounter_rate_pct_month": "sw_reencounter_rate_pct"}
+
 
 def months() -> pd.DatetimeIndex:
     """The calibration window, one entry per month (first of month)."""
@@ -74,6 +79,7 @@ def calibration_targets(sw: pd.DataFrame | None = None) -> pd.DataFrame:
     )
     parts.append(_monthly(sector, "usbp_sw_by_sector", "sector", SECTORS, OHSS_SOURCE))
     parts.append(_period_facts(sw))
+    parts.append(_monthly_facts())
     return pd.concat(parts, ignore_index=True)[list(TARGET_COLUMNS)]
 
 
@@ -87,7 +93,11 @@ def targets_dataset(sw: pd.DataFrame | None = None) -> xr.Dataset:
     ds = xr.Dataset(coords={"month": months().values.astype("datetime64[ns]")})
     for target, frame in monthly.groupby("target", sort=False):
         ds[target] = _to_array(frame)
-    for row in table[~table["target"].isin(_monthly_targets())].itertuples():
+    for target in MONTHLY_FACTS:  # a month axis, NaN where no figure was published
+        rows = table[table["target"] == target].set_index("period_start")["value"]
+        ds[target] = xr.DataArray(rows.reindex(months()).to_numpy(), dims=["month"])
+    scalar = ~table["target"].isin([*_monthly_targets(), *MONTHLY_FACTS])
+    for row in table[scalar].itertuples():
         ds[row.target] = xr.DataArray(
             row.value,
             attrs={
@@ -153,6 +163,27 @@ def _period_facts(sw: pd.DataFrame) -> pd.DataFrame:
     rows.append(("sw_total_dec2023", WINDOW_END, WINDOW_END, float(december), CBP_SOURCE))
     out = pd.DataFrame(rows, columns=["target", "period_start", "period_end", "value", "source"])
     return out.assign(dimension="total", category="all")
+
+
+def _monthly_facts() -> pd.DataFrame:
+    """The single-month facts inside the window (``MONTHLY_FACTS``)."""
+    known = context.read_monthly_facts()
+    parts = []
+    for target, series in MONTHLY_FACTS.items():
+        rows = known[(known["series"] == series) & (known["period_start"] >= WINDOW_START)]
+        rows = rows[rows["period_start"] <= WINDOW_END]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "target": target,
+                    "period_start": rows["period_start"].to_numpy(),
+                    "period_end": rows["period_end"].to_numpy(),
+                    "value": rows["value"].to_numpy(),
+                    "source": rows["source"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True).assign(dimension="total", category="all")
 
 
 def _to_array(frame: pd.DataFrame) -> xr.DataArray:
