@@ -88,7 +88,9 @@ class Departure(Module):
             "1/share",
             0.0,
             20.0,
-            "calibration; deterrence 'small but significant' (NRC 2013, parameters.csv)",
+            "calibration, with a prior N(1.7, 0.6) from the smuggling-fee elasticity of "
+            "migration, -0.65 to -1.05 (Gathmann 2008 via NRC 2013, parameters.csv; "
+            "calibration/fit.py: PRIORS); deterrence 'small but significant' (NRC 2013)",
             range=(0.5, 4.0),
         ),
         Param(

@@ -400,14 +400,13 @@ def give_up_today_nb(day, pk):
 @pp.helper_nb
 def cross_today_into_nb(day, pk, out, give):
     """Crossing hazards [kind, nationality] today, into ``out``, and giving-up hazards into
-    ``give``. Those not yet sent back (new
-    arrivals, CBP One registrants) hold back by exp(-kappa x expected severity): what was announced,
-    weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
-    hear at the border of the last days' outcomes for their nationality (returns and
-    removals count 1, expulsions ``expulsion_weight``) plus, while a parole programme is open
-    to them, the parole that crossing forfeits (a standing condition, so it does not fade). After an expulsion or a return,
-    the
-    kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
+    ``give``. Those not yet sent back (new arrivals, CBP One registrants) hold back by
+    exp(-kappa x expected severity): what was announced, weighted by ``announced`` (1 the day
+    a policy changes, fading), and otherwise what they hear at the border of the last days'
+    outcomes for their nationality (returns and removals count 1, expulsions
+    ``expulsion_weight``) plus, while a parole programme is open to them, the parole that
+    crossing forfeits (a standing condition, so it does not fade). After an expulsion or a
+    return, the kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
     second Title 8 consequence (a five-year bar) deters more than another expulsion. Those held
     back do not all wait: new arrivals and registrants give up (settle in Mexico, go home, take
     a lawful pathway) at their own hazard plus ``deterred_give_up`` x (1 - exp(-kappa x
