@@ -98,16 +98,3 @@ def test_the_model_rates_its_months_like_cbp() -> None:
     expect = 100.0 * float(f.sel(flow="repeat_encounters")) / enc
     assert m.sim.iloc[1] == pytest.approx(expect)
     assert m.obs.tolist() == [38.0, 27.0]
-
-
-def test_the_pull_prior_is_the_stated_normal() -> None:
-    """log prior = -(k - 1.7)^2 / (2 x 0.6^2) in pull_strength, flat in the rest, -inf out of
-    bounds."""
-    theta = fit.start_point()
-    i = [f.key for f in fit.FREE].index("departure.pull_strength")
-    mean, sd = fit.PRIORS["departure.pull_strength"]
-    for k in (0.5, 1.7, 4.0):
-        theta[i] = k
-        assert fit.log_prior(theta) == pytest.approx(-0.5 * ((k - mean) / sd) ** 2)
-    theta[i] = -0.1
-    assert fit.log_prior(theta) == -np.inf

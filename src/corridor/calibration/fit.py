@@ -58,7 +58,6 @@ class Free:
 
 
 FREE: tuple[Free, ...] = (
-    Free("departure.pull_strength", 0.0, 8.0, 2.0),
     Free("departure.pull_lag_days", 7.0, 120.0, 30.0),
     Free("departure.pull_memory_days", 7.0, 365.0, 100.0),
     Free("staging.cross_per_day", 0.03, 0.6, 0.12),
@@ -80,28 +79,6 @@ FREE: tuple[Free, ...] = (
     Free("staging.deterred_give_up_per_day", 0.0, 0.5, 0.05),
     Free("departure.origin_deterrence", 0.0, 6.0, 1.0),
 )
-
-# Informative priors from the literature, normal (mean, sd) inside the uniform bounds above.
-# pull_strength: if migrants weigh the expected cost of getting in, fee / P(let in), the
-# elasticity of migration to P(let in) is minus its elasticity to the smuggling fee, which
-# Gathmann (2008; parameters.csv "Enforcement deterrence elasticity") puts at -0.65 to -1.05.
-# Departures go as exp(k x share let in), an elasticity of k x share: at the reference share
-# (0.5) k = 1.3 - 2.1. The sd (0.6) leaves room for the analogy. Without it, data through 2022
-# barely tell k = 2.9 from k = 4.1 (1.4 log units), and a forecast that lets more people in
-# (Title 42's end) multiplies departures by exp(k x the rise in the share).
-PRIORS: dict[str, tuple[float, float]] = {"departure.pull_strength": (1.7, 0.6)}
-
-
-def log_prior(theta: np.ndarray) -> float:
-    """Log prior density of theta, up to a constant: -inf outside the bounds."""
-    if not in_prior(theta):
-        return -np.inf
-    lp = 0.0
-    for f, v in zip(FREE, theta, strict=True):
-        if f.key in PRIORS:
-            mean, sd = PRIORS[f.key]
-            lp -= 0.5 * ((v - mean) / sd) ** 2
-    return lp
 
 
 def as_params(theta: np.ndarray) -> dict[str, float]:
@@ -164,8 +141,7 @@ class Objective:
         self.knots = push_fit.fit_push(iterations=4, scale=scale, seed=seed, end=end)
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, pd.DataFrame | None]:
-        prior = log_prior(theta)
-        if not np.isfinite(prior):
+        if not in_prior(theta):
             return -np.inf, None
         params = as_params(theta)
         knots = push_fit.fit_push(
@@ -177,7 +153,7 @@ class Objective:
             start_knots=self.knots,
         )
         ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
-        ll = log_likelihood(compare.joined(ds, self.observed)) + waiting_log_prior(ds) + prior
+        ll = log_likelihood(compare.joined(ds, self.observed)) + waiting_log_prior(ds)
         return ll, knots
 
     def __call__(self, theta: np.ndarray) -> float:
