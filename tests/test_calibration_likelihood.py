@@ -63,25 +63,6 @@ def test_knot_moves_by_the_damped_mean_log_ratio() -> None:
     np.testing.assert_allclose(out.log_push, [7.0 + 0.8 * first, 7.0 + 0.8 * second])
 
 
-def test_monthly_reencounter_rates_enter_with_their_error() -> None:
-    """Each month's published re-encounter rate adds -(sim - obs)^2 / (2 sd^2)."""
-    base = _joined(5000.0, 5200.0)
-    months = pd.to_datetime(["2021-05-01", "2022-09-01"])
-    rates = pd.DataFrame(
-        {
-            "target": "sw_reencounter_rate_pct_month",
-            "category": "all",
-            "period_start": months,
-            "period_end": months,
-            "obs": [38.0, 19.0],
-            "sim": [30.0, 22.0],
-        }
-    )
-    got = fit.log_likelihood(pd.concat([base, rates], ignore_index=True))
-    expect = fit.log_likelihood(base) - 0.5 * (8.0**2 + 3.0**2) / fit.SIGMA_REPEAT_MONTH_PCT**2
-    assert got == pytest.approx(expect)
-
-
 def test_the_model_rates_its_months_like_cbp() -> None:
     """A run's monthly rate is 100 x repeat encounters / all encounters of that month, and the
     join keeps exactly the months CBP published."""

