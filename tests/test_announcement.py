@@ -93,9 +93,8 @@ def test_hazards_are_the_closed_form(kappa: float) -> None:
     base = st.cross_by_nationality()
     heard = (pk.news_all - pk.news_in - 0.6 * pk.news_expelled) / pk.news_all
     start = _day(sim, CHN_DAY)
-    parole = st.parole_open()
     for day in (0, start - 1, start, start + 30, _day(sim, "2023-02-28")):
-        e = w[day] * sev[day] + (1 - w[day]) * np.minimum(np.clip(heard, 0, 1) + parole[day], 1)
+        e = w[day] * sev[day] + (1 - w[day]) * np.clip(heard, 0, 1)
         expect = base[day].copy()
         expect[:2, :] *= np.exp(-kappa * e)[None, :]
         # Re-crossers after an expulsion or a return: their own hazard and deterrence.
@@ -190,10 +189,9 @@ def test_an_emergency_authority_is_announced_the_day_it_acts() -> None:
     sev_e = st.severity(emergency=True)
     base = st.cross_by_nationality()
     fade = st.p["announcement_fade_days"]
-    heard = np.minimum(heard + st.parole_open(), 1.0)  # [day, nat]: Venezuelans' parole
     for day, t in ((s + 1, 0), (s + 10, 9), (s + 20, 19)):
         w = np.exp(-t / fade)
-        f = np.exp(-kappa * (w * sev_e[day] + (1 - w) * heard[day]))
+        f = np.exp(-kappa * (w * sev_e[day] + (1 - w) * heard))
         np.testing.assert_allclose(staging.cross_today_nb(day, pk)[0], base[day, 0] * f)
     # Mexicans are returned under the authority: severity = 1 - their unaccompanied share.
     shares = inputs.demographic_shares(sim.data_end)
@@ -203,46 +201,8 @@ def test_an_emergency_authority_is_announced_the_day_it_acts() -> None:
     # The day after it ends (off from the end of day s + 19), the schedule's severity again.
     day = s + 21
     w = st.announcement_weight(st.severity())[day]
-    f = np.exp(-kappa * (w * st.severity()[day] + (1 - w) * heard[day]))
+    f = np.exp(-kappa * (w * st.severity()[day] + (1 - w) * heard))
     np.testing.assert_allclose(staging.cross_today_nb(day, pk)[0], base[day, 0] * f)
-
-
-def test_an_open_parole_programme_does_not_fade() -> None:
-    """Long after the announcement has faded (fade 1 day), people of a nationality with an
-    open parole programme still weigh its loss: with no bad news at all their expected
-    severity is 1 (exp(-kappa)), while a nationality without one crosses at the full hazard.
-    Without the programme (lever off), the same nationality crosses at the full hazard too."""
-    kappa = 1.5
-
-    def hazards(parole_per_month: float) -> np.ndarray:
-        scn = prepare(
-            {
-                **SCN,
-                "policies": [
-                    {"from": "2022-10-01", "set": {"us.chnv_parole_per_month": parole_per_month}}
-                ],
-            },
-            parameters={
-                "staging.policy_deterrence": kappa,
-                "staging.announcement_fade_days": 1.0,
-            },
-        )
-        sim = Simulation(scn, list(PHASES))
-        pk = sim.module("staging").pk
-        pk.news_all[:] = 1.0
-        pk.news_in[:] = 1.0  # everyone heard of got in: no bad news
-        pk.news_expelled[:] = 0.0
-        day = _day(sim, "2023-02-28")  # 54 days after January 5: weight e^-54
-        return (
-            staging.cross_today_nb(day, pk)[0]
-            / sim.module("staging").cross_by_nationality()[day, 0]
-        )
-
-    open_, closed = hazards(30000.0), hazards(0.0)
-    for nat in ("cuba", "nicaragua", "haiti", "venezuela"):
-        assert open_[NAT[nat]] == pytest.approx(np.exp(-kappa), rel=1e-6)
-        assert closed[NAT[nat]] == pytest.approx(1.0, abs=1e-6)
-    assert open_[NAT["mexico"]] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_departures_respond_to_the_announced_change() -> None:

@@ -42,3 +42,16 @@ def test_out_of_sample_table(members) -> None:
     assert np.isnan(t.loc["ets", "members_5pct"])
     # The forecasts are of the right size: none is off by more than the whole year.
     assert (t["wape_2023"] > 0).all() and (t["wape_2023"] < 1).all()
+
+
+def test_reencounter_table_lists_cbps_months_with_the_members_spread() -> None:
+    """One row per month CBP published (seven, 2021-05 .. 2022-09, as in monthly-facts.csv),
+    the observed rate from the file, and the median inside the members' 5-95% band."""
+    spec = {"name": "rr", "start": "2021-04-01", "end": "2022-09-30", "decision_date": "2022-09-30"}
+    members = [corridor.run({**spec, "scale": 400}, draw=k) for k in range(3)]
+    t = bt.reencounter_table(members)
+    months = ["2021-05", "2021-07", "2021-09", "2021-10", "2022-02", "2022-06", "2022-09"]
+    assert t.month.tolist() == months
+    assert t.observed_pct.tolist() == [38.0, 27.0, 26.0, 29.0, 30.0, 26.0, 19.0]
+    assert (t.sim_5pct <= t.simulated_pct).all() and (t.simulated_pct <= t.sim_95pct).all()
+    assert ((t.simulated_pct > 0) & (t.simulated_pct < 100)).all()

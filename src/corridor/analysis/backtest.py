@@ -72,6 +72,24 @@ def in_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
     return out
 
 
+def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
+    """The months whose re-encounter rate CBP published (percent of the month's encounters
+    with an encounter in the previous twelve months) against the ensemble: median and 5-95%.
+    Reported, not fitted (the FY2021 rate is the calibration's fact)."""
+    j = median_join(members)
+    m = j[j.target == "sw_reencounter_rate_pct_month"].sort_values("period_start")
+    out = pd.DataFrame(
+        {
+            "month": m.period_start.dt.strftime("%Y-%m").to_numpy(),
+            "observed_pct": m.obs.to_numpy(float),
+            "simulated_pct": m.sim.to_numpy(float),
+            "sim_5pct": m.lo.to_numpy(float),
+            "sim_95pct": m.hi.to_numpy(float),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
 def median_join(members: list[xr.Dataset]) -> pd.DataFrame:
     """Observed vs the ensemble's median for every target, with 5% and 95% quantiles."""
     sims = [compare.joined(ds) for ds in members]

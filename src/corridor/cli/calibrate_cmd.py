@@ -167,6 +167,9 @@ def backtest(
     ins = bt.in_sample_table(members_in)
     _print(ins, "In sample, Oct 2020 - Dec 2023 (ensemble median)")
     result = {"in_sample": ins.to_dict(orient="records"), "draws": n_in, "scale": scale}
+    rates = bt.reencounter_table(members_in)
+    _print(rates, "Re-encounter rates in the months CBP published them (reported, not fitted)")
+    result["reencounter_months"] = rates.to_dict(orient="records")
     if members_out:
         oos = bt.out_of_sample_table(members_out)
         _print(oos, "Out of sample: calibrated through Dec 2022, forecast of 2023")

@@ -58,7 +58,6 @@ class StagingPack(NamedTuple):
     news_all: np.ndarray  # [nat]
     news_expelled: np.ndarray  # [nat]
     severity: np.ndarray  # [day, nat] as announced
-    parole_open: np.ndarray  # [day, nat] 1 where a parole programme is open to the nationality
     severity_emergency: np.ndarray  # [day, nat] while an emergency authority is on
     emergency: np.ndarray  # [day] bool: the bookkeeping module's switch (shared, filled daily)
     fade_days: float
@@ -279,7 +278,8 @@ class Staging(Module):
         if emergency not in self._severity:
             sim = self.sim
             proc = sim.module("processing")
-            parole = self.parole_open()
+            parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
+            parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
             if emergency:
                 sev = np.minimum(proc.announced_emergency() + parole, 1.0)
             else:
@@ -287,14 +287,6 @@ class Staging(Module):
                 sev = np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
             self._severity[emergency] = sev
         return self._severity[emergency].copy()
-
-    def parole_open(self) -> np.ndarray:
-        """1 [day, nat] where a parole programme is open to the nationality (CHNV), else 0:
-        crossing between ports forfeits it, a standing cost that no news of outcomes replaces."""
-        sim = self.sim
-        parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
-        parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
-        return parole.astype(np.float64)
 
     @staticmethod
     def last_change(severity: np.ndarray) -> np.ndarray:
@@ -338,7 +330,6 @@ class Staging(Module):
             dep.news_all,
             dep.news_expelled,
             c(sev, dtype=np.float64),
-            c(self.parole_open(), dtype=np.float64),
             c(self.severity(emergency=True), dtype=np.float64),
             self.sim.module("bookkeeping").emergency,
             float(p["announcement_fade_days"]),
@@ -400,13 +391,12 @@ def give_up_today_nb(day, pk):
 @pp.helper_nb
 def cross_today_into_nb(day, pk, out, give):
     """Crossing hazards [kind, nationality] today, into ``out``, and giving-up hazards into
-    ``give``. Those not yet sent back (new arrivals, CBP One registrants) hold back by
-    exp(-kappa x expected severity): what was announced, weighted by ``announced`` (1 the day
-    a policy changes, fading), and otherwise what they hear at the border of the last days'
-    outcomes for their nationality (returns and removals count 1, expulsions
-    ``expulsion_weight``) plus, while a parole programme is open to them, the parole that
-    crossing forfeits (a standing condition, so it does not fade). After an expulsion or a
-    return, the kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
+    ``give``. Those not yet sent back (new
+    arrivals, CBP One registrants) hold back by exp(-kappa x expected severity): what was announced,
+    weighted by ``announced`` (1 the day a policy changes, fading), and otherwise what they
+    hear at the border of the last days' outcomes for their nationality (returns and
+    removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
+    kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
     second Title 8 consequence (a five-year bar) deters more than another expulsion. Those held
     back do not all wait: new arrivals and registrants give up (settle in Mexico, go home, take
     a lawful pathway) at their own hazard plus ``deterred_give_up`` x (1 - exp(-kappa x
@@ -428,8 +418,7 @@ def cross_today_into_nb(day, pk, out, give):
         heard = (
             pk.news_all[a] - pk.news_in[a] - (1.0 - pk.expulsion_weight) * pk.news_expelled[a]
         ) / all_
-        # What crossing forfeits (an open parole programme) is known, not news that fades.
-        heard = min(max(heard, 0.0) + pk.parole_open[day, a], 1.0)
+        heard = min(max(heard, 0.0), 1.0)
         if on:
             w, sev = w_on, pk.severity_emergency[day, a]
         else:
