@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corridor.calibration import fit, push_fit
+import corridor
+from corridor.calibration import compare, fit, push_fit
 
 _RR = {"name": "rr", "start": "2021-03-01", "end": "2021-08-31", "decision_date": "2021-08-31"}
 
@@ -66,9 +67,6 @@ def test_knot_moves_by_the_damped_mean_log_ratio() -> None:
 def test_the_model_rates_its_months_like_cbp() -> None:
     """A run's monthly rate is 100 x repeat encounters / all encounters of that month, and the
     join keeps exactly the months CBP published."""
-    import corridor
-    from corridor.calibration import compare
-
     ds = corridor.run({**_RR, "scale": 400}, draw=None)
     j = compare.joined(ds)
     m = j[j.target == "sw_reencounter_rate_pct_month"]

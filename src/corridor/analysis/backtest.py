@@ -78,7 +78,7 @@ def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
     Reported, not fitted (the FY2021 rate is the calibration's fact)."""
     j = median_join(members)
     m = j[j.target == "sw_reencounter_rate_pct_month"].sort_values("period_start")
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "month": m.period_start.dt.strftime("%Y-%m").to_numpy(),
             "observed_pct": m.obs.to_numpy(float),
@@ -87,7 +87,6 @@ def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
             "sim_95pct": m.hi.to_numpy(float),
         }
     )
-    return out.reset_index(drop=True)
 
 
 def median_join(members: list[xr.Dataset]) -> pd.DataFrame:

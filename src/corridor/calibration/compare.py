@@ -80,9 +80,8 @@ def _period_rows(ds: xr.Dataset, months: pd.DatetimeIndex, total: pd.Series) -> 
             )
         )
     enc = f["encounters_usbp"] + f["encounters_ofo"]
-    for month in f.index[enc > 0]:  # every month; the join keeps those with a published rate
-        rate = 100.0 * f.loc[month, "repeat_encounters"] / enc[month]
-        rows.append(("sw_reencounter_rate_pct_month", month, month, rate))
+    rate = (100.0 * f["repeat_encounters"] / enc)[enc > 0]  # the join keeps CBP's months
+    rows += [("sw_reencounter_rate_pct_month", m, m, float(v)) for m, v in rate.items()]
     t42 = (f.index >= "2020-03-01") & (f.index <= "2023-05-01")
     if t42.any():
         rows.append(
