@@ -254,7 +254,8 @@ class Processing(Module):
         shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]
         t42 = self.t42[:, None] * ((self.accepts > 0) | (self.flights > 0))  # [day, nat]
         flight = (self.flights > 0).astype(float)
-        t8 = np.maximum(self.takeback > 0, self.mpp[:, None] + self.removal_share[:, None] * flight)
+        sendable = np.maximum(flight, self.takeback > 0)
+        t8 = self.mpp[:, None] + self.removal_share[:, None] * sendable
         t8 = np.minimum(t8, 1.0)
         p42 = np.zeros((sim.n_days, len(NATIONALITIES)))
         p8 = np.zeros((sim.n_days, len(NATIONALITIES)))
@@ -443,12 +444,15 @@ def _decide(
     if nat == 0:
         share = mex_adult if demo == _SA else mex_family
         return _RETURN_MX if u2 < share else _RELEASE
-    if takeback[nat] > 0 and takeback_left > 0 and between:
-        return _RETURN_MX
     if u2 < mpp:
         return _TO_MPP
-    if u2 < mpp + removal_share and flights[nat] > 0 and beds_left > 0:
-        return _CUSTODY
+    if u2 < mpp + removal_share:
+        # Ordered removed (expedited removal): back to Mexico where it takes the
+        # nationality back and has room this month, else detained for a removal flight.
+        if takeback[nat] > 0 and takeback_left > 0 and between:
+            return _RETURN_MX
+        if flights[nat] > 0 and beds_left > 0:
+            return _CUSTODY
     return _RELEASE
 
 

@@ -476,8 +476,8 @@ def decide_numpy(
         (expel & flight_bed & (room[nat] > 0), _EXPEL_FLIGHT),
         (mex & (u2 < mex_share), _RETURN_MX),
         (mex, _RELEASE),
-        (taken_back & between, _RETURN_MX),
         (u2 < mpp, _TO_MPP),
+        ((u2 < mpp + removal_share) & taken_back & between, _RETURN_MX),
         ((u2 < mpp + removal_share) & flight_bed, _CUSTODY),
     ]
     return np.select([c for c, _ in rules], [o for _, o in rules], _RELEASE)
