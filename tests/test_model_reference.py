@@ -46,6 +46,7 @@ CASES: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
 KERNELS = (
     "departure_counts",
     "spawn",
+    "returnees",
     "transit",
     "staging",
     "lottery",
@@ -78,6 +79,7 @@ def _call(case: str, day: int, kernel: str, args: tuple, variant: bool = False) 
     nb = {
         "departure_counts": departure.departure_counts_nb,
         "spawn": departure.spawn_nb,
+        "returnees": departure.returnees_nb,
         "transit": transit.transit_nb,
         "staging": staging.staging_nb,
         "lottery": encounter.lottery_nb,
@@ -136,7 +138,17 @@ def _departure(case: str, sim: Simulation, day: int, calls: list[Call]) -> Calla
     )
     spawn = _call(case, day, "spawn", args)
     calls.append(spawn)
-    return lambda: _assert_people(spawn.after[-1], sim, sim.people.n, "spawn")
+    drawn = c.after[2]  # the pack after the counts: today's returnees
+    args = (n, counts, drawn.returning, day, sim.seed, drawn.pool, spawn.after[-1])
+    back = _call(case, day, "returnees", args)
+    calls.append(back)
+
+    def check() -> None:
+        _assert_people(back.after[-1], sim, sim.people.n, "returnees")
+        np.testing.assert_array_equal(back.after[5], pk.pool)
+        np.testing.assert_array_equal(drawn.returning, pk.returning)
+
+    return check
 
 
 def _transit_args(sim: Simulation, day: int) -> tuple:
@@ -340,7 +352,7 @@ def _bookkeeping(case: str, sim: Simulation, day: int, calls: list[Call]) -> Cal
     n = sim.people.n
     stocks = np.zeros_like(sim.res.stocks[day])
     args = (n, day, sim.seed, pk.relief, pk.home_after, _people(sim), sim.res.flows[day].copy())
-    args += (stocks, bookkeeping.new_histogram())
+    args += (stocks, bookkeeping.new_histogram(), sim.module("departure").pk.pool.copy())
     c = _call(case, day, "end_of_day", args)
     calls.append(c)
     # Everyone in MPP has their hearing (60 days on), and relief is common.
@@ -351,6 +363,7 @@ def _bookkeeping(case: str, sim: Simulation, day: int, calls: list[Call]) -> Cal
         _assert_people(c.after[5], sim, c.out, "end_of_day")
         np.testing.assert_array_equal(c.after[6], sim.res.flows[day])
         np.testing.assert_array_equal(c.after[7], sim.res.stocks[day])
+        np.testing.assert_array_equal(c.after[9], sim.module("departure").pk.pool)
         assert not c.after[8].any()  # the scratch histogram is left zeroed
 
     return check
@@ -450,6 +463,8 @@ def test_replayed_calls_exercise_the_model(calls: list[Call]) -> None:
     by = {k: [c for c in calls if c.kernel == k] for k in KERNELS}
     real = {k: [c for c in v if not c.variant] for k, v in by.items()}
     assert sum(_flow(c, "darien_crossings") for c in real["transit"]) > 0
+    assert any(c.before[2].sum() > 0 for c in real["returnees"])  # people leave again
+    assert any(c.after[9].sum() > c.before[9].sum() for c in real["end_of_day"])  # pooled
     assert sum(_flow(c, "mexico_deportations") for c in real["transit"]) > 0
     assert sum(_flow(c, "mexico_releases") for c in real["transit"]) > 0
     assert sum(_flow(c, "harm_incidents") for c in by["staging"]) > 0

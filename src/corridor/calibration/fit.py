@@ -74,6 +74,7 @@ FREE: tuple[Free, ...] = (
     Free("staging.give_up_per_day", 0.0005, 0.05, 0.005),
     Free("staging.deterred_give_up_per_day", 0.0, 0.5, 0.05),
     Free("departure.origin_deterrence", 0.0, 6.0, 1.0),
+    Free("departure.redeparture_per_day", 0.0, 0.03, 0.003),
 )
 
 

@@ -138,4 +138,6 @@ STREAM = {
     "sector_choice": 23,
     "custody_release": 24,
     "walk_dwell": 25,
+    "redeparture_count": 26,
+    "redeparture_pick": 27,
 }

@@ -29,6 +29,7 @@ FLOWS: tuple[str, ...] = (
     "emergency_returns",
     "gave_up",
     "detention_admissions",
+    "redepartures",
 )
 STOCKS: tuple[str, ...] = (
     "waiting",

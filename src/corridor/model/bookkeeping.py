@@ -20,7 +20,7 @@ from corridor.engine.params import Param
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F, S
 from corridor.engine.sim import Module
-from corridor.model.departure import remember_nb
+from corridor.model.departure import home_to_pool_nb, remember_nb
 from corridor.model.places import N_NAT, N_PLACES, PLACE
 from corridor.scenario.levers import KEY_INDEX
 
@@ -139,7 +139,9 @@ def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows,
     days below the off threshold, live count after compaction)."""
     # The switch reads only encounters, which hearings do not change: it can go first.
     emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
-    n = end_of_day_nb(n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram)
+    n = end_of_day_nb(
+        n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram, dep.pool
+    )
     outcomes_nb(day, pk, dep, flows)
     return emergency, below_days, n
 
@@ -231,29 +233,33 @@ def new_histogram() -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist):
+def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist, pool):
     """MPP hearings due today (relief: enter the US; a removal order: home or wait again), the
-    end-of-day head counts by nationality and place, and the compaction of absorbed people,
-    in one pass over the people (each person's hearing, count and move touch only that
-    person). Returns the live count after compaction (:func:`corridor.engine.people.compact_nb`
+    end-of-day head counts by nationality and place, and the compaction of absorbed people
+    (those sent home after an encounter into the departure module's ``pool``), in one pass
+    over the people (each person's hearing, count and move touch only that person). Returns the live count after compaction (:func:`corridor.engine.people.compact_nb`
     keeps the same people in the same order). ``hist`` is zeroed scratch
     (:func:`new_histogram`), left zeroed."""
-    j = _end_of_day_loop_nb(n, day, hearing_key_nb(seed, day), relief, home_after, ppl, flows, hist)
+    key = hearing_key_nb(seed, day)
+    j = _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist, pool)
     flush_counts_nb(hist, stocks)
     return j
 
 
 @pp.loop_nb
-def _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist):
-    """:func:`end_of_day_nb`'s pass over the people: hearings, counts into ``hist``, moves."""
+def _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist, pool):
+    """:func:`end_of_day_nb`'s pass over the people: hearings, counts into ``hist``, moves
+    (the absorbed into ``pool``)."""
     state, t_next = ppl[3], ppl[9]
     j = 0
     for i in range(n):
         if state[i] >= pp.N_ACTIVE_STATES:
+            home_to_pool_nb(i, ppl, pool)
             continue
         if state[i] == pp.MPP and t_next[i] <= day:
             hearing_nb(i, day, key, relief, home_after, ppl, flows)
             if state[i] >= pp.N_ACTIVE_STATES:
+                home_to_pool_nb(i, ppl, pool)
                 continue
         count_person_nb(i, ppl, hist)
         if j != i:
@@ -285,6 +291,7 @@ def hearing_nb(i, day, key, relief, home_after, ppl, flows):
         flows[_GAVE_UP, a, c] += 1
         state[i] = pp.HOME
         place[i] = _HOME
+        t_state[i] = day
     else:
         state[i] = pp.WAITING
         t_state[i] = day

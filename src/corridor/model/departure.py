@@ -6,6 +6,11 @@ Pull is what earlier migrants of the same nationality experienced at the border:
 in (released, paroled, got away) versus sent back (expelled, returned, removed), remembered
 with an exponential memory and learned with a lag. This is why enforcement gives "only
 temporary dips". CHNV parole by air draws people off the land route (process 8).
+
+People sent home after a CBP encounter (removed, deported by Mexico, or giving up) may leave
+again: each day a share of those home for a week to a year sets out anew, on top of the push,
+with the day of their last encounter, so that CBP counts them as re-encounters (its
+re-encounter rate looks back 12 months).
 """
 
 from __future__ import annotations
@@ -27,10 +32,21 @@ _ST_DEPARTURE_COUNT = STREAM["departure_count"]
 _ST_DEPARTURE_DARIEN = STREAM["departure_darien"]
 _ST_DEPARTURE_DEMOGRAPHIC = STREAM["departure_demographic"]
 _ST_TRAVEL_TIME = STREAM["travel_time"]
+_ST_REDEPARTURE_COUNT = STREAM["redeparture_count"]
+_ST_REDEPARTURE_PICK = STREAM["redeparture_pick"]
+# Someone sent home leaves again no sooner than a week later, and counts as a returnee only
+# within a year of their last encounter (after that CBP would not count them as a repeat, and
+# they are part of the push). The week also lets the fused driver pool the people sent home
+# when it next moves the absorbed out of its arrays, which it does at least every
+# ``COMPACT_EVERY_DAYS`` days (< REDEPARTURE_MIN_DAYS - 1, so the two runs agree).
+REDEPARTURE_MIN_DAYS = 7
+REDEPARTURE_WINDOW_DAYS = 365
+COMPACT_EVERY_DAYS = 5
 
 CHNV = ("cuba", "haiti", "nicaragua", "venezuela")
 _PAROLES = F["chnv_paroles"]
 _DEPARTURES = F["departures"]
+_REDEPARTURES = F["redepartures"]
 _ORIGIN = PLACE["origin"]
 AID_NATIONALITIES = tuple(n for n in NATIONALITIES if n not in ("mexico", "other"))
 
@@ -67,6 +83,9 @@ class DeparturePack(NamedTuple):
     news_memory_days: float
     expelled: np.ndarray  # [day, nat] state: Title 42 expulsions (part of sent_back)
     news_expelled: np.ndarray  # [nat] state
+    pool: np.ndarray  # [nat, day] int32 state: sent home after an encounter, by day home
+    returning: np.ndarray  # [nat] int32 state: today's departures that are returnees
+    redeparture: float  # per day
 
 
 class Departure(Module):
@@ -221,6 +240,16 @@ class Departure(Module):
             "estimate: CHNV parolees are partly people who would have come by land",
             range=(0.2, 1.0),
         ),
+        Param(
+            "redeparture_per_day",
+            0.003,
+            "per day",
+            0.0,
+            0.05,
+            "calibration: FY2021 re-encounter rate 27% (period-facts.csv); parameters.csv: "
+            "'TRAC: ~60% of T42 BP apprehensions had a prior apprehension ever'",
+            range=(0.0005, 0.01),
+        ),
         Param("parole_share_haiti", 0.40, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
         Param("parole_share_venezuela", 0.27, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
         Param("parole_share_cuba", 0.20, "share", 0.0, 1.0, "estimate from DHS CHNV updates"),
@@ -279,6 +308,8 @@ class Departure(Module):
         self.policy_mult = self.policy_multipliers()
         self.parole_day = self.paroles()
         self.parole_agents = np.round(self.parole_day / sim.scale).astype(np.int32)
+        self.pool = np.zeros((len(NATIONALITIES), sim.n_days), dtype=np.int32)
+        self.returning = np.zeros(len(NATIONALITIES), dtype=np.int32)
 
     def pack(self) -> DeparturePack:
         """Schedules, parameters and memory for the fused driver (same values step uses)."""
@@ -311,6 +342,9 @@ class Departure(Module):
             float(p["border_news_memory_days"]),
             self.expelled,
             self.news_expelled,
+            self.pool,
+            self.returning,
+            float(p["redeparture_per_day"]),
         )
 
     def expected_agents_per_day(self) -> np.ndarray:
@@ -488,6 +522,74 @@ def departure_counts_into_nb(day, seed, pk, lam, counts):
     key = np.uint64(day_key_nb(seed, _ST_DEPARTURE_COUNT, day))
     for n in range(lam.shape[0]):  # as poisson_many_nb
         counts[n] = poisson_nb(key, n, lam[n])
+    returnee_counts_nb(day, seed, pk)
+    for n in range(lam.shape[0]):
+        counts[n] += pk.returning[n]
+
+
+@pp.helper_nb
+def returnee_counts_nb(day, seed, pk):
+    """Today's returnees by nationality into ``pk.returning``: Poisson with mean the
+    re-departure rate times those pooled home for a week to a year, at most all of them."""
+    lo, hi = pool_window_nb(day)
+    key = np.uint64(day_key_nb(seed, _ST_REDEPARTURE_COUNT, day))
+    for a in range(pk.returning.shape[0]):
+        avail = pool_sum_nb(pk.pool, a, lo, hi)
+        r = 0
+        if avail > 0 and pk.redeparture > 0.0:
+            r = min(avail, poisson_nb(key, a, pk.redeparture * avail))
+        pk.returning[a] = r
+
+
+@pp.helper_nb
+def pool_window_nb(day):
+    """The days home (first, last) from which people may leave again today."""
+    return max(0, day - REDEPARTURE_WINDOW_DAYS), day - REDEPARTURE_MIN_DAYS
+
+
+@pp.helper_nb
+def pool_sum_nb(pool, a, lo, hi):
+    """People of nationality ``a`` pooled on days ``lo..hi``."""
+    total = 0
+    for t in range(lo, hi + 1):
+        total += pool[a, t]
+    return total
+
+
+@pp.helper_nb
+def returnees_nb(start, counts, returning, day, seed, pool, ppl):
+    """The last ``returning[a]`` of each nationality's new agents (appended from ``start`` in
+    nationality order by :func:`spawn_nb`) are returnees: each takes a pooled person, drawn
+    uniformly, and with them one earlier encounter on the day that person went home."""
+    enc, t_last = ppl[6], ppl[11]
+    uid = ppl[0]
+    key = day_key_nb(seed, _ST_REDEPARTURE_PICK, day)
+    lo, hi = pool_window_nb(day)
+    i = start
+    for a in range(counts.shape[0]):
+        i += counts[a]
+        if returning[a] == 0:
+            continue
+        avail = pool_sum_nb(pool, a, lo, hi)
+        for j in range(i - returning[a], i):
+            target = min(int(uniform_nb(key, uid[j]) * avail), avail - 1)
+            t = lo
+            acc = pool[a, t]
+            while acc <= target:
+                t += 1
+                acc += pool[a, t]
+            pool[a, t] -= 1
+            avail -= 1
+            enc[j] = 1
+            t_last[j] = t
+
+
+@pp.person_nb
+def home_to_pool_nb(i, ppl, pool):
+    """Person ``i``, absorbed and about to leave the arrays, into the pool of people who may
+    leave again if they went home after a CBP encounter."""
+    if ppl[3][i] == pp.HOME and ppl[11][i] >= 0:
+        pool[ppl[1][i], ppl[10][i]] += 1
 
 
 @pp.helper_nb
@@ -513,8 +615,11 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
         pk.spread,
         ppl,
     )
+    returnees_nb(n, counts, pk.returning, day, seed, pk.pool, ppl)
     for a in range(counts.shape[0]):
         flows[_DEPARTURES, a, _ORIGIN] += counts[a]
+        if pk.returning[a] != 0:
+            flows[_REDEPARTURES, a, _ORIGIN] += pk.returning[a]
     return n + total
 
 

@@ -42,7 +42,12 @@ from corridor.model.bookkeeping import (
     hearing_nb,
     outcomes_nb,
 )
-from corridor.model.departure import departure_counts_into_nb, departure_day_nb
+from corridor.model.departure import (
+    COMPACT_EVERY_DAYS,
+    departure_counts_into_nb,
+    departure_day_nb,
+    home_to_pool_nb,
+)
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -124,7 +129,8 @@ I_DEPORTED, I_DEPORT_MONTH = 4, 5  # transit
 I_CUSTODY, I_TAKEBACK, I_TAKEBACK_MONTH, I_EMERGENCY = 6, 7, 8, 9  # processing
 I_BELOW = 10  # bookkeeping
 I_FITS = 11  # flows, stocks, cbp: still in people (1), or left in agents (0; see scale_day_nb)
-N_ISTATE = 14
+I_COMPACTED = 14  # the day of the last move of the absorbed out of the arrays
+N_ISTATE = 15
 # Float state: transit's capacity carry, encounter's slot carry.
 F_CAP, F_SLOTS = 0, 1
 N_FSTATE = 2
@@ -205,6 +211,7 @@ def run_days_nb(
     hist = bk.histogram
     k_sector = sector_key_nb(seed)
     absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
+    compacted = istate[I_COMPACTED]
     day = d0
     while day < d1:
         departure_counts_into_nb(day, seed, dep, lam, counts)
@@ -222,7 +229,10 @@ def run_days_nb(
             day, pro, takeback, takeback_month
         )
         counting = day > d0  # yesterday's head counts (the call's first day: done before)
-        compact = 4 * absorbed > n
+        # Also every few days: the people sent home reach the re-departure pool only then.
+        compact = 4 * absorbed > n or day - compacted >= COMPACT_EVERY_DAYS
+        if compact:
+            compacted = day
         cross_today_into_nb(day, stg, cross, give_up)
         occupied[:] = 0
         n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
@@ -233,6 +243,7 @@ def run_days_nb(
             compact,
             hist,
             ppl,
+            dep.pool,
             f,
             tra,
             cap,
@@ -294,7 +305,8 @@ def run_days_nb(
         fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         day += 1
     if day > d0:  # the last day's head counts; leave no absorbed people behind
-        n, live = _count_nb(n, ppl, hist)
+        n, live = _count_nb(n, ppl, hist, dep.pool)
+        compacted = day
         flush_counts_nb(hist, stocks[day - 1])
         fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
         steps += live
@@ -309,6 +321,7 @@ def run_days_nb(
     istate[I_TAKEBACK_MONTH] = takeback_month
     istate[I_EMERGENCY] = 1 if emergency else 0
     istate[I_BELOW] = below
+    istate[I_COMPACTED] = compacted
     istate[I_FITS] = fits_f
     istate[I_FITS + 1] = fits_s
     istate[I_FITS + 2] = fits_c
@@ -318,9 +331,10 @@ def run_days_nb(
 
 
 @pp.loop_nb
-def _count_nb(n, ppl, hist):
-    """Head counts of the people into ``hist``, moving them down over the absorbed; returns
-    (the new array length, the live count): both the same number."""
+def _count_nb(n, ppl, hist, pool):
+    """Head counts of the people into ``hist``, moving them down over the absorbed (those
+    sent home into ``pool``); returns (the new array length, the live count): both the same
+    number."""
     state = ppl[3]
     j = 0
     for i in range(n):
@@ -329,6 +343,8 @@ def _count_nb(n, ppl, hist):
             if j != i:
                 pp.move_nb(ppl, i, j)
             j += 1
+        else:
+            home_to_pool_nb(i, ppl, pool)
     return j, j
 
 
@@ -348,6 +364,7 @@ def _travel_and_wait_nb(
     compact,
     hist,
     ppl,
+    pool,
     flows,
     tra,
     cap,
@@ -369,7 +386,7 @@ def _travel_and_wait_nb(
 
     In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
     into yesterday's head counts (``hist``); with ``compact``, everyone moves down over the
-    absorbed.
+    absorbed (those sent home go into the re-departure ``pool``).
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
     order (after any move). Returns (the new array length, yesterday's live count, the lists'
@@ -398,7 +415,9 @@ def _travel_and_wait_nb(
     for k in range(n):
         s = state[k]
         if s >= pp.N_ACTIVE_STATES:
-            if not compact:
+            if compact:
+                home_to_pool_nb(k, ppl, pool)
+            else:
                 j += 1
             continue
         if k < n_count:

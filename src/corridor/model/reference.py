@@ -36,6 +36,7 @@ import numpy as np
 from corridor.engine import people as pp
 from corridor.engine.rng import STREAM, day_key, uniforms
 from corridor.model import bookkeeping as bk
+from corridor.model import departure as dp
 from corridor.model import encounter as en
 from corridor.model import processing as pr
 from corridor.model import removal as rm
@@ -156,7 +157,44 @@ def departure_counts_numpy(day: int, seed: int, pk: Any) -> np.ndarray:
     parole, sub = pk.parole_day[day], pk.parole_substitution
     lam = x * (1.0 - sub * parole / np.maximum(x + parole, 1e-300)) / pk.scale
     key = day_key(seed, STREAM["departure_count"], day)
-    return poisson_many_numpy(key, lam)
+    counts = poisson_many_numpy(key, lam)
+    lo, hi = _pool_window(day)
+    avail = pk.pool[:, lo : hi + 1].sum(axis=1).astype(np.int64)
+    key = day_key(seed, STREAM["redeparture_count"], day)
+    drawn = poisson(key, np.arange(avail.shape[0]), pk.redeparture * avail)
+    pk.returning[:] = np.where((avail > 0) & (pk.redeparture > 0.0), np.minimum(avail, drawn), 0)
+    return (counts + pk.returning).astype(np.int32)
+
+
+def _pool_window(day: int) -> tuple[int, int]:
+    return max(0, day - dp.REDEPARTURE_WINDOW_DAYS), day - dp.REDEPARTURE_MIN_DAYS
+
+
+def returnees_numpy(
+    start: int,
+    counts: np.ndarray,
+    returning: np.ndarray,
+    day: int,
+    seed: int,
+    pool: np.ndarray,
+    ppl: People,
+) -> None:
+    """NumPy reference of :func:`corridor.model.departure.returnees_nb`: each returnee's
+    pooled day is where its uniform draw falls in the cumulative pool, the pool less the
+    returnees before it (one at a time: each draw depends on the ones before)."""
+    uid, enc, t_last = ppl[0], ppl[6], ppl[11]
+    lo, hi = _pool_window(day)
+    key = day_key(seed, STREAM["redeparture_pick"], day)
+    ends = start + np.cumsum(np.asarray(counts, dtype=np.int64))
+    for a in np.flatnonzero(returning):
+        for j in range(int(ends[a] - returning[a]), int(ends[a])):
+            window = pool[a, lo : hi + 1].astype(np.int64)
+            avail = int(window.sum())
+            u = uniforms(key, uid[j : j + 1])[0]
+            target = min(int(u * avail), avail - 1)
+            t = lo + int(np.searchsorted(np.cumsum(window), target, side="right"))
+            pool[a, t] -= 1
+            enc[j], t_last[j] = 1, t
 
 
 def spawn_numpy(
@@ -289,7 +327,7 @@ def transit_numpy(
 
     i = np.flatnonzero(deported)
     _count(flows, tr._DEP, a[i], place[i])
-    state[i], place[i] = pp.HOME, tr._HOME
+    state[i], place[i], t_state[i] = pp.HOME, tr._HOME, day
 
     i = np.flatnonzero(held & ~deported)
     _count(flows, tr._REL, a[i], place[i])
@@ -358,6 +396,7 @@ def staging_numpy(
     flags[i] &= _U8(~np.uint8(pp.IN_SHELTER | pp.CBP_ONE))
     i = np.flatnonzero(quit_mpp | quit_wait)
     state[i] = pp.HOME
+    t_state[i] = day
     _count(flows, sg._GAVE_UP, a[i], place[i])
     place[i] = sg._HOME
 
@@ -635,7 +674,7 @@ def removal_numpy(
         board = known & (_rank_within(a) < seats[np.where(known, a, 0)])
         i = fifo[board]
         _count(flows, rm._REM, a[board], place[i])
-        state[i], place[i] = pp.HOME, rm._HOME
+        state[i], place[i], t_state[i] = pp.HOME, rm._HOME, day
         _bump(rem, i)
         left += i.size
     i = np.flatnonzero((state[:n] == pp.US_CUSTODY) & (day - _days(t_state[:n]) >= max_days))
@@ -664,7 +703,7 @@ def hearing_numpy(
     state[j], place[j] = pp.IN_US, bk._US
     j = i[home]
     _count(flows, bk._GAVE_UP, nat[j], place[j])
-    state[j], place[j] = pp.HOME, bk._HOME
+    state[j], place[j], t_state[j] = pp.HOME, bk._HOME, day
     j = i[again]
     state[j], t_state[j] = pp.WAITING, day
 
@@ -690,6 +729,13 @@ def stocks_numpy(n: int, ppl: People, stocks: np.ndarray) -> None:
         _count(stocks, series, a[who], where[who])
 
 
+def pool_numpy(n: int, ppl: People, pool: np.ndarray) -> None:
+    """NumPy reference of :func:`corridor.model.departure.home_to_pool_nb` over everyone."""
+    state, t_state, t_last = ppl[3][:n], ppl[10][:n], ppl[11][:n]
+    home = np.flatnonzero((state == pp.HOME) & (t_last >= 0))
+    np.add.at(pool, (ppl[1][home].astype(np.int64), t_state[home].astype(np.int64)), 1)
+
+
 def end_of_day_numpy(
     n: int,
     day: int,
@@ -700,10 +746,12 @@ def end_of_day_numpy(
     flows: np.ndarray,
     stocks: np.ndarray,
     hist: np.ndarray,
+    pool: np.ndarray,
 ) -> int:
     """NumPy reference of :func:`corridor.model.bookkeeping.end_of_day_nb`: hearings, then
-    head counts, then compaction, each over everyone (``hist`` is the kernel's scratch, zero
-    before and after)."""
+    head counts, then the pool of those sent home, then compaction, each over everyone
+    (``hist`` is the kernel's scratch, zero before and after)."""
     hearing_numpy(n, day, seed, relief, home_after, ppl, flows)
     stocks_numpy(n, ppl, stocks)
+    pool_numpy(n, ppl, pool)
     return pp.compact_numpy(n, dict(zip(pp.FIELDS, ppl, strict=True)))

@@ -166,6 +166,7 @@ def remove_nb(cust, day, seats, max_days, ppl, flows):
                 flows[_REM, a, place[i]] += 1
                 state[i] = pp.HOME
                 place[i] = _HOME
+                t_state[i] = day
                 if rem[i] < 255:
                     rem[i] += 1
                 left += 1

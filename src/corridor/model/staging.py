@@ -565,6 +565,7 @@ def staging_person_nb(
     if s == pp.MPP:
         if uniform_nb(k_give, uid[i]) < mpp_give_up:
             state[i] = pp.HOME
+            t_state[i] = day
             flags[i] &= ~np.uint8(pp.IN_SHELTER)
             flows[_GAVE_UP, nat[i], place[i]] += 1
             place[i] = _HOME
@@ -582,6 +583,7 @@ def staging_person_nb(
         return True
     if uniform_nb(k_give, uid[i]) < give_up[kind, nat[i]]:
         state[i] = pp.HOME
+        t_state[i] = day
         flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
         flows[_GAVE_UP, nat[i], place[i]] += 1
         place[i] = _HOME

@@ -429,6 +429,7 @@ def transit_person_nb(
             flows[_DEP, nat[i], place[i]] += 1
             state[i] = pp.HOME
             place[i] = _HOME
+            t_state[i] = day
             return apprehended, deported + 1
         flows[_REL, nat[i], place[i]] += 1
         state[i] = pp.MEXICO_TRANSIT
