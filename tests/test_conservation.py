@@ -151,7 +151,7 @@ class Observer(Module):
         self.encountered[day] = ppl.uid[:n][t_last == day].copy()
         new = (ppl.uid[:n] >> 28) == day  # departed today (no one is encountered that day)
         back = new & (t_last >= 0)
-        self.inherited.update(zip(ppl.uid[:n][back].tolist(), t_last[back].tolist()))
+        self.inherited.update(zip(ppl.uid[:n][back].tolist(), t_last[back].tolist(), strict=True))
         held = int((state == pp.US_CUSTODY).sum())
         counter = self.sim.module("processing").custody
         if held != counter:

@@ -237,8 +237,9 @@ def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist, po
     """MPP hearings due today (relief: enter the US; a removal order: home or wait again), the
     end-of-day head counts by nationality and place, and the compaction of absorbed people
     (those sent home after an encounter into the departure module's ``pool``), in one pass
-    over the people (each person's hearing, count and move touch only that person). Returns the live count after compaction (:func:`corridor.engine.people.compact_nb`
-    keeps the same people in the same order). ``hist`` is zeroed scratch
+    over the people (each person's hearing, count and move touch only that person). Returns
+    the live count after compaction (:func:`corridor.engine.people.compact_nb` keeps the same
+    people in the same order). ``hist`` is zeroed scratch
     (:func:`new_histogram`), left zeroed."""
     key = hearing_key_nb(seed, day)
     j = _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist, pool)
