@@ -174,6 +174,19 @@ def test_takeback_cap_raises_returns_and_lowers_releases() -> None:
     assert total(more, "returns_to_mexico", **before) == total(base, "returns_to_mexico", **before)
 
 
+def test_takeback_returns_only_those_ordered_removed() -> None:
+    """Under Title 8, Mexico's take-back returns the covered nationalities' crossers whom the
+    US orders removed (the removal share under the asylum rule, at most 0.45 in its range),
+    not everyone it catches; a tight cap binds, sending fewer back and letting more in."""
+    chnv = ["cuba", "haiti", "nicaragua", "venezuela"]
+    base, tight = run(SHORT), run(SHORT, {"mexico.takeback_cap_per_month": 2_000})
+    back = total(base, "returns_to_mexico", nat=chnv, **Y2024)
+    caught = total(base, "encounters_usbp", nat=chnv, **Y2024)
+    assert 0 < back <= 0.45 * caught
+    assert total(tight, "returns_to_mexico", nat=chnv, **Y2024) < back
+    assert total(tight, "releases", **Y2024) > total(base, "releases", **Y2024)
+
+
 def test_title42_expels_and_brings_repeat_crossings() -> None:
     base, t42 = run(SHORT), run(SHORT, {"us.title42": True})
     assert total(base, "expulsions_title42", **Y2024) == 0

@@ -50,8 +50,11 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         500_000.0,
         f"{P}: 'Mexico accepts CHNV returns 30,000/month'; {T} 2023-01-05, 2023-05-02",
-        "Non-Mexicans of the covered nationalities processed under Title 8 between ports are "
-        "returned to Mexico while the month's cap lasts; those beyond it go to removal or release.",
+        "Non-Mexicans of the covered nationalities caught between ports and ordered removed "
+        "under Title 8 (the removal share: processing.removal_share, or "
+        "processing.removal_share_asylum_rule under the asylum rule) are returned to Mexico "
+        "while the month's cap lasts; those beyond it go to removal flights or release. A cap "
+        "above what the removal share yields does not bind.",
         "raises returns_to_mexico, lowers releases; lowers later departures of the covered "
         "nationalities through the pull (learned with a lag)",
     ),
