@@ -139,13 +139,14 @@ def _departure(case: str, sim: Simulation, day: int, calls: list[Call]) -> Calla
     spawn = _call(case, day, "spawn", args)
     calls.append(spawn)
     drawn = c.after[2]  # the pack after the counts: today's returnees
-    args = (n, counts, drawn.returning, day, sim.seed, drawn.pool, spawn.after[-1])
+    args = (n, counts, drawn.returning, day, sim.seed, drawn.pool, drawn.avail, spawn.after[-1])
     back = _call(case, day, "returnees", args)
     calls.append(back)
 
     def check() -> None:
         _assert_people(back.after[-1], sim, sim.people.n, "returnees")
         np.testing.assert_array_equal(back.after[5], pk.pool)
+        np.testing.assert_array_equal(back.after[6], pk.avail)
         np.testing.assert_array_equal(drawn.returning, pk.returning)
 
     return check

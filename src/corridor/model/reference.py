@@ -163,6 +163,8 @@ def departure_counts_numpy(day: int, seed: int, pk: Any) -> np.ndarray:
     key = day_key(seed, STREAM["redeparture_count"], day)
     drawn = poisson(key, np.arange(avail.shape[0]), pk.redeparture * avail)
     pk.returning[:] = np.where((avail > 0) & (pk.redeparture > 0.0), np.minimum(avail, drawn), 0)
+    pk.avail[:] = avail
+    pk.avail_day[0] = day
     return (counts + pk.returning).astype(np.int32)
 
 
@@ -177,6 +179,7 @@ def returnees_numpy(
     day: int,
     seed: int,
     pool: np.ndarray,
+    avail: np.ndarray,
     ppl: People,
 ) -> None:
     """NumPy reference of :func:`corridor.model.departure.returnees_nb`: each returnee's
@@ -189,11 +192,12 @@ def returnees_numpy(
     for a in np.flatnonzero(returning):
         for j in range(int(ends[a] - returning[a]), int(ends[a])):
             window = pool[a, lo : hi + 1].astype(np.int64)
-            avail = int(window.sum())
+            left = int(window.sum())
             u = uniforms(key, uid[j : j + 1])[0]
-            target = min(int(u * avail), avail - 1)
+            target = min(int(u * left), left - 1)
             t = lo + int(np.searchsorted(np.cumsum(window), target, side="right"))
             pool[a, t] -= 1
+            avail[a] -= 1
             enc[j], t_last[j] = 1, t
 
 
