@@ -309,9 +309,10 @@ def _processing(case: str, sim: Simulation, day: int, calls: list[Call]) -> Call
         # little room on the flights: the Title 42 flight rule switches off within the day
         small = small[:13] + (np.minimum(args[13], takeback_left),) + small[14:]
         calls.append(_call(case, day, "processing", small, variant=True))
-    # Everyone ordered removed (no MPP, removal share 1): the take-back and the beds both
-    # have candidates, one place each.
-    swept = args[:8] + (1, 0.0, 1.0) + args[11:12] + (1,) + args[13:]
+    # Everyone ordered removed (no MPP, removal share 1) and no seat in sight: the take-back
+    # and the beds (held for a later flight) both have candidates, one place each.
+    no_room = np.zeros_like(args[13])
+    swept = args[:8] + (1, 0.0, 1.0) + args[11:12] + (1, no_room) + args[14:]
     calls.append(_call(case, day, "processing", swept, variant=True))
     # An emergency day (the authority on) on the same state, whether or not it was on.
     emer = args[:5] + (not args[5],) + args[6:]

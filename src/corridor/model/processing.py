@@ -90,7 +90,7 @@ class Processing(Module):
     PARAMS = (
         Param(
             "t42_adult_share",
-            0.994,
+            0.995,
             "share of single adults expelled until March 2022",
             0.0,
             1.0,
@@ -100,7 +100,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share",
-            0.657,
+            0.692,
             "share of family members expelled until January 2021",
             0.0,
             1.0,
@@ -110,7 +110,7 @@ class Processing(Module):
         ),
         Param(
             "t42_adult_share_late",
-            0.735,
+            0.811,
             "share of single adults expelled from April 2022",
             0.0,
             1.0,
@@ -121,7 +121,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share_late",
-            0.267,
+            0.276,
             "share of family members expelled from February 2021",
             0.0,
             1.0,
@@ -245,8 +245,8 @@ class Processing(Module):
         news, the announcement), before anyone they know has been through it. It follows
         :func:`_decide` without its capacity limits (beds, the take-back cap): Title 42
         expulsion where Mexico accepts the nationality (or a removal flight exists); under
-        Title 8, for Mexicans the return share, for nationalities Mexico takes back a return,
-        else MPP plus the removal share where flights exist. Children alone are never sent
+        Title 8, for Mexicans the return share, else MPP plus the removal share where flights
+        exist or Mexico takes the nationality back. Children alone are never sent
         back. The emergency switch, which depends on the day's encounters, is not announced.
         """
         sim, p = self.sim, self.p
@@ -447,11 +447,15 @@ def _decide(
     if u2 < mpp:
         return _TO_MPP
     if u2 < mpp + removal_share:
-        # Ordered removed (expedited removal): back to Mexico where it takes the
-        # nationality back and has room this month, else detained for a removal flight.
+        # Ordered removed (expedited removal): flown home when a seat is in sight, else back
+        # to Mexico where it takes the nationality back and has room this month, else held
+        # for a later flight while beds last.
+        flyable = flights[nat] > 0 and beds_left > 0
+        if flyable and flight_room[nat] > 0:
+            return _CUSTODY
         if takeback[nat] > 0 and takeback_left > 0 and between:
             return _RETURN_MX
-        if flights[nat] > 0 and beds_left > 0:
+        if flyable:
             return _CUSTODY
     return _RELEASE
 

@@ -520,6 +520,7 @@ def decide_numpy(
         (mex & (u2 < mex_share), _RETURN_MX),
         (mex, _RELEASE),
         (u2 < mpp, _TO_MPP),
+        ((u2 < mpp + removal_share) & flight_bed & (room[nat] > 0), _CUSTODY),
         ((u2 < mpp + removal_share) & taken_back & between, _RETURN_MX),
         ((u2 < mpp + removal_share) & flight_bed, _CUSTODY),
     ]
