@@ -165,7 +165,6 @@ def _transit_args(sim: Simulation, day: int) -> tuple:
         pk.city_cdf[pk.month_row[day]],
         pk.travel,
         pk.p_south[day],
-        pk.turn_back[day],
         pk.h_interior[day],
         whole,
         left,
@@ -182,15 +181,12 @@ def _transit(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
     args = _transit_args(sim, day)
     c = _call(case, day, "transit", args)
     calls.append(c)
-    for cap, left in ((1, 0), (3, 1), (args[8] // 4, args[9] // 3)):
-        calls.append(_call(case, day, "transit", args[:8] + (cap, left) + args[10:], variant=True))
-    # News of a harsher policy: half of those reaching Tapachula turn back.
-    half = np.full_like(args[6], 0.5)
-    calls.append(_call(case, day, "transit", args[:6] + (half,) + args[7:], variant=True))
+    for cap, left in ((1, 0), (3, 1), (args[7] // 4, args[8] // 3)):
+        calls.append(_call(case, day, "transit", args[:7] + (cap, left) + args[9:], variant=True))
 
     def check() -> None:
-        _assert_people(c.after[14], sim, args[0], "transit")
-        np.testing.assert_array_equal(c.after[15], sim.res.flows[day])
+        _assert_people(c.after[13], sim, args[0], "transit")
+        np.testing.assert_array_equal(c.after[14], sim.res.flows[day])
 
     return check
 
@@ -497,9 +493,8 @@ def test_replayed_calls_exercise_the_model(calls: list[Call]) -> None:
     assert any(c.out < c.before[0] for c in real["end_of_day"])  # compaction drops people
     # The allocations in index order bind: INM's capacity, Mexico's deportation cap, the
     # take-back cap and beds (each exhausted with people still wanting), seats, slots.
-    assert any(c.out[0] == c.before[8] > 0 for c in by["transit"] if c.variant)
-    assert any(c.out[1] == c.before[9] > 0 for c in by["transit"] if c.variant)
-    assert sum(_flow(c, "gave_up") for c in by["transit"]) > 0  # turned back at Tapachula
+    assert any(c.out[0] == c.before[7] > 0 for c in by["transit"] if c.variant)
+    assert any(c.out[1] == c.before[8] > 0 for c in by["transit"] if c.variant)
     assert any(c.out[0] == c.before[8] > 0 for c in by["processing"] if c.variant)
     assert any(c.out[1] == c.before[12] > 0 for c in by["processing"] if c.variant)
     assert any(_candidates(c) > c.before[5] for c in by["lottery"] if not c.variant)

@@ -75,7 +75,6 @@ FREE: tuple[Free, ...] = (
     Free("staging.deterred_give_up_per_day", 0.0, 0.5, 0.05),
     Free("departure.origin_deterrence", 0.0, 6.0, 1.0),
     Free("departure.redeparture_per_day", 0.0, 0.03, 0.003),
-    Free("transit.turn_back", 0.0, 10.0, 0.5),
 )
 
 

@@ -140,5 +140,4 @@ STREAM = {
     "walk_dwell": 25,
     "redeparture_count": 26,
     "redeparture_pick": 27,
-    "turn_back": 28,
 }

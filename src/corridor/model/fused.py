@@ -395,7 +395,6 @@ def _travel_and_wait_nb(
     t_keys = transit_keys_nb(seed, day)
     city_cdf = tra.city_cdf[tra.month_row[day]]
     p_south = tra.p_south[day]
-    turn_back = tra.turn_back[day]
     h_interior = tra.h_interior[day]
     s_keys = staging_keys_nb(seed, day)
     beds = stg.beds[day]
@@ -436,7 +435,6 @@ def _travel_and_wait_nb(
                 city_cdf,
                 travel,
                 p_south,
-                turn_back,
                 h_interior,
                 cap,
                 deport_left,

@@ -261,7 +261,6 @@ def transit_numpy(
     city_cdf: np.ndarray,
     travel: np.ndarray,
     p_south: float,
-    turn_back: np.ndarray,
     h_interior: float,
     cap: int,
     deport_left: int,
@@ -282,7 +281,6 @@ def transit_numpy(
         "travel_time",
         "mexico_release_city",
         "mexico_release_time",
-        "turn_back",
     )
     key = {name: day_key(seed, STREAM[name], day) for name in streams}
     s = state[:n].copy()  # everyone acts on the state they woke up in
@@ -295,15 +293,8 @@ def transit_numpy(
     def trip(idx: np.ndarray, z: np.ndarray) -> np.ndarray:
         return np.maximum(1, (travel[idx] * np.exp(spread * z)).astype(np.int64))
 
-    # Arrivals at Tapachula: some turn back on the news (before the Darien is counted).
+    # Arrivals at Tapachula (the Darien counted on the way).
     south = (s == pp.TRAVEL_SOUTH) & due
-    p_turn = turn_back[a]
-    back = south & (p_turn > 0.0) & (uniforms(key["turn_back"], u) < p_turn)
-    i = np.flatnonzero(back)
-    _count(flows, tr._GAVE_UP, a[i], np.full(i.size, tr._HOME))
-    state[i], place[i], t_state[i] = pp.HOME, tr._HOME, day
-    south &= ~back
-    # The Darien counted on the way.
     dar = np.flatnonzero(south & ((flags[:n] & pp.DARIEN) != 0))
     _count(flows, tr._DAR, a[dar], np.full(dar.size, tr._DARIEN))
     # Mexicans leaving home pick their city (keeping their travel time).

@@ -5,9 +5,7 @@ migrants), pick a border city by the sector mix of the month, and travel north. 
 at the southern border and in the interior with probabilities scaled by the enforcement levers,
 but never more per day than its budget allows. Those held are deported while the month's
 deportation cap lasts (mostly Central Americans, by bus); the rest are released with an exit
-order and re-try from the south ("the carousel"). News of a harsher policy turns some back at
-the southern border: in the weeks after a change, arrivals at Tapachula go home with a
-probability that grows with the announced change and fades with the announcement.
+order and re-try from the south ("the carousel").
 """
 
 from __future__ import annotations
@@ -31,14 +29,12 @@ _ST_MEXICO_DEPORTATION = STREAM["mexico_deportation"]
 _ST_MEXICO_RELEASE_CITY = STREAM["mexico_release_city"]
 _ST_MEXICO_RELEASE_TIME = STREAM["mexico_release_time"]
 _ST_TRAVEL_TIME = STREAM["travel_time"]
-_ST_TURN_BACK = STREAM["turn_back"]
 
 _APP = F["mexico_apprehensions"]
 _DEP = F["mexico_deportations"]
 _REL = F["mexico_releases"]
 _DAR = F["darien_crossings"]
 _ARR = F["arrivals_border"]
-_GAVE_UP = F["gave_up"]
 _TAPACHULA = PLACE["tapachula"]
 _TRANSIT = PLACE["mexico_transit"]
 _DARIEN = PLACE["darien"]
@@ -54,7 +50,6 @@ class TransitPack(NamedTuple):
     month_row: np.ndarray  # [day] int64
     travel: np.ndarray  # [city] days
     p_south: np.ndarray  # [day]
-    turn_back: np.ndarray  # [day, nat] probability of going home on reaching Tapachula
     h_interior: np.ndarray  # [day]
     capacity: np.ndarray  # [day] agents
     deport_cap: np.ndarray  # [day] agents/month
@@ -147,16 +142,6 @@ class Transit(Module):
             60.0,
             "estimate: released with an exit order in the south, then re-try",
         ),
-        Param(
-            "turn_back",
-            0.0,
-            "per unit of announced severity",
-            0.0,
-            10.0,
-            "calibration: those already on the way when a harsher policy is announced (the "
-            "Venezuelans of policy-timeline 2022-10-12, the CHN of 2023-01-05) partly stop",
-            range=(0.0, 3.0),
-        ),
         Param("travel_time_spread", 0.3, "sd of log travel time", 0.0, 2.0, "estimate"),
         Param(
             "matamoros_share_of_rgv",
@@ -209,7 +194,6 @@ class Transit(Module):
             c(self.month_row, dtype=np.int64),
             c(self.travel, dtype=np.float64),
             c(self.p_south, dtype=np.float64),
-            c(self.turn_back_probability(), dtype=np.float64),
             c(self.h_interior, dtype=np.float64),
             c(self.capacity, dtype=np.float64),
             c(self.deport_cap, dtype=np.float64),
@@ -219,15 +203,6 @@ class Transit(Module):
             float(self.p["release_restart_days"]),
             float(self.p["travel_time_spread"]),
         )
-
-    def turn_back_probability(self) -> np.ndarray:
-        """P(going home on reaching Tapachula) [day, nat]: 1 - exp(-turn_back x announcement
-        weight x the announced change in severity, where harsher), with the staging module's
-        severity and weight (as departures respond at the origins)."""
-        stg = self.sim.module("staging")
-        sev = stg.severity()
-        harsher = np.maximum(stg.announced_change(sev), 0.0)
-        return 1.0 - np.exp(-self.p["turn_back"] * stg.announcement_weight(sev) * harsher)
 
     def capacity_per_day(self) -> np.ndarray:
         """Apprehensions INM can make each day (agents), from its budget and US money."""
@@ -267,7 +242,6 @@ def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows
         pk.city_cdf[pk.month_row[day]],
         pk.travel,
         pk.p_south[day],
-        pk.turn_back[day],
         pk.h_interior[day],
         whole,
         left,
@@ -314,7 +288,7 @@ def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_ti
 @nb.njit(cache=True)
 def transit_keys_nb(seed, day):
     """Today's draw keys: (apprehension, deportation, city, travel time, release city,
-    release time, turning back)."""
+    release time)."""
     return (
         day_key_nb(seed, _ST_MEXICO_APPREHENSION, day),
         day_key_nb(seed, _ST_MEXICO_DEPORTATION, day),
@@ -322,7 +296,6 @@ def transit_keys_nb(seed, day):
         day_key_nb(seed, _ST_TRAVEL_TIME, day),
         day_key_nb(seed, _ST_MEXICO_RELEASE_CITY, day),
         day_key_nb(seed, _ST_MEXICO_RELEASE_TIME, day),
-        day_key_nb(seed, _ST_TURN_BACK, day),
     )
 
 
@@ -334,7 +307,6 @@ def transit_nb(
     city_cdf,
     travel,
     p_south,
-    turn_back,
     h_interior,
     cap,
     deport_left,
@@ -357,7 +329,6 @@ def transit_nb(
             city_cdf,
             travel,
             p_south,
-            turn_back,
             h_interior,
             cap,
             deport_left,
@@ -381,7 +352,6 @@ def transit_person_nb(
     city_cdf,
     travel,
     p_south,
-    turn_back,
     h_interior,
     cap,
     deport_left,
@@ -398,17 +368,10 @@ def transit_person_nb(
     it over everyone, the fused driver calls it from its one pass). INM's apprehensions and
     deportations so far today come in and go out: they are capped in array order."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k_app, k_dep, k_city, k_time, k_rc, k_rt, k_turn = keys
+    k_app, k_dep, k_city, k_time, k_rc, k_rt = keys
     s = state[i]
     if s == pp.TRAVEL_SOUTH:
         if t_next[i] > day:
-            return apprehended, deported
-        p_turn = turn_back[nat[i]]
-        if p_turn > 0.0 and uniform_nb(k_turn, uid[i]) < p_turn:
-            flows[_GAVE_UP, nat[i], _HOME] += 1
-            state[i] = pp.HOME
-            place[i] = _HOME
-            t_state[i] = day
             return apprehended, deported
         if flags[i] & pp.DARIEN:
             flows[_DAR, nat[i], _DARIEN] += 1
