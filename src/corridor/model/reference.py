@@ -158,7 +158,7 @@ def departure_counts_numpy(day: int, seed: int, pk: Any) -> np.ndarray:
     lam = x * (1.0 - sub * parole / np.maximum(x + parole, 1e-300)) / pk.scale
     key = day_key(seed, STREAM["departure_count"], day)
     counts = poisson_many_numpy(key, lam)
-    lo, hi = _pool_window(day)
+    lo, hi = dp.pool_window_nb(day)
     avail = pk.pool[:, lo : hi + 1].sum(axis=1).astype(np.int64)
     key = day_key(seed, STREAM["redeparture_count"], day)
     drawn = poisson(key, np.arange(avail.shape[0]), pk.redeparture * avail)
@@ -166,10 +166,6 @@ def departure_counts_numpy(day: int, seed: int, pk: Any) -> np.ndarray:
     pk.avail[:] = avail
     pk.avail_day[0] = day
     return (counts + pk.returning).astype(np.int32)
-
-
-def _pool_window(day: int) -> tuple[int, int]:
-    return max(0, day - dp.REDEPARTURE_WINDOW_DAYS), day - dp.REDEPARTURE_MIN_DAYS
 
 
 def returnees_numpy(
@@ -186,7 +182,7 @@ def returnees_numpy(
     pooled day is where its uniform draw falls in the cumulative pool, the pool less the
     returnees before it (one at a time: each draw depends on the ones before)."""
     uid, enc, t_last = ppl[0], ppl[6], ppl[11]
-    lo, hi = _pool_window(day)
+    lo, hi = dp.pool_window_nb(day)
     key = day_key(seed, STREAM["redeparture_pick"], day)
     ends = start + np.cumsum(np.asarray(counts, dtype=np.int64))
     for a in np.flatnonzero(returning):
