@@ -36,8 +36,8 @@ _ST_REDEPARTURE_COUNT = STREAM["redeparture_count"]
 _ST_REDEPARTURE_PICK = STREAM["redeparture_pick"]
 # Someone sent home leaves again no sooner than a week later, and counts as a returnee only
 # within a year of going home (their last encounter: after that CBP would not count them as a
-# repeat, and they are part of the push). The week also lets the fused driver pool the people sent home
-# when it next moves the absorbed out of its arrays, which it does at least every
+# repeat, and they are part of the push). The week also lets the fused driver pool the people
+# sent home when it next moves the absorbed out of its arrays, which it does at least every
 # ``COMPACT_EVERY_DAYS`` days (< REDEPARTURE_MIN_DAYS - 1, so the two runs agree).
 REDEPARTURE_MIN_DAYS = 7
 REDEPARTURE_WINDOW_DAYS = 365
