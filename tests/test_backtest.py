@@ -1,7 +1,8 @@
-"""The out-of-sample table: the model's 2023 WAPE beside benchmarks computed from the data.
+"""The out-of-sample tables: the model's WAPE beside benchmarks computed from the data, for
+each forecast origin (fitted through 2022, forecasting 2023; through 2021, forecasting 2022).
 
-The seasonal-naive forecast is checked against its closed form (2023 month = the same month of
-2022, straight from CBP's file), the model's WAPE against the median of its members, and the
+The seasonal-naive forecast is checked against its closed form (a month = the same month of
+the year before, straight from CBP's file), the model's WAPE against the median of its members, and the
 members' spread brackets what a single member scores.
 """
 
@@ -17,31 +18,43 @@ from corridor.calibration import compare
 SPEC = {"name": "oos", "end": "2023-12-31", "decision_date": "2023-12-31", "scale": 2000}
 
 
-@pytest.fixture(scope="module")
-def members():
-    return [
-        corridor.run(SPEC, draw=k, posterior_name="calibration/posterior-2022") for k in range(3)
-    ]
+@pytest.fixture(scope="module", params=[2022, 2021])
+def origin(request):
+    """A forecast origin: the posterior fitted through December of that year, its members'
+    runs through the next year."""
+    year = request.param
+    spec = {**SPEC, "end": f"{year + 1}-12-31", "decision_date": f"{year + 1}-12-31"}
+    name = f"calibration/posterior-{year}"
+    return year, [corridor.run(spec, draw=k, posterior_name=name) for k in range(3)]
 
 
-def test_out_of_sample_table(members) -> None:
-    t = bt.out_of_sample_table(members).set_index("forecast")
+def test_out_of_sample_table(origin) -> None:
+    year, members = origin
+    col = f"wape_{year + 1}"
+    t = bt.out_of_sample_table(members, year + 1).set_index("forecast")
     assert list(t.index) == ["corridor", "seasonal_naive", "ets", "arima"]
     obs = bt.observed_total()
-    test, last = obs.loc["2023-01-01":"2023-12-01"], obs.loc["2022-01-01":"2022-12-01"]
+    test = obs.loc[f"{year + 1}-01-01" : f"{year + 1}-12-01"]
+    last = obs.loc[f"{year}-01-01" : f"{year}-12-01"]
     assert len(test) == 12 and len(last) == 12
     naive = np.abs(last.to_numpy() - test.to_numpy()).sum() / test.sum()
-    assert t.loc["seasonal_naive", "wape_2023"] == pytest.approx(naive)
+    assert t.loc["seasonal_naive", col] == pytest.approx(naive)
     sims = np.column_stack([bt.monthly_total(m).reindex(test.index) for m in members])
-    assert t.loc["corridor", "wape_2023"] == pytest.approx(
-        compare.wape(test, np.median(sims, axis=1))
-    )
+    assert t.loc["corridor", col] == pytest.approx(compare.wape(test, np.median(sims, axis=1)))
     each = [compare.wape(test, sims[:, k]) for k in range(sims.shape[1])]
     lo, hi = t.loc["corridor", ["members_5pct", "members_95pct"]]
     assert min(each) <= lo <= hi <= max(each)
     assert np.isnan(t.loc["ets", "members_5pct"])
     # The forecasts are of the right size: none is off by more than the whole year.
-    assert (t["wape_2023"] > 0).all() and (t["wape_2023"] < 1).all()
+    assert (t[col] > 0).all() and (t[col] < 1).all()
+
+
+def test_forecast_origin_uses_no_later_data(origin) -> None:
+    """The members of an origin read no input from data after its December (push curves,
+    demographic and sector mixes all stop there)."""
+    year, members = origin
+    for m in members:
+        assert m.attrs["data_end"] == f"{year}-12-01"
 
 
 def test_reencounter_table_lists_cbps_months_with_the_members_spread() -> None:

@@ -159,6 +159,12 @@ def test_calibrate_start_must_be_a_draws_file(tmp_path: Path) -> None:
     assert "--start" in res.output and "draws.csv" in res.output
 
 
+def test_calibrate_end_must_be_a_forecast_origin() -> None:
+    res = runner.invoke(app, ["calibrate", "--end", "2020-12-31"])
+    assert res.exit_code == 2
+    assert "2020-12-31" in res.output and "2021-12-31" in res.output
+
+
 def test_calibration_start_point_takes_an_earlier_map_inside_the_prior() -> None:
     from corridor.calibration import fit
 

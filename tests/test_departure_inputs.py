@@ -46,7 +46,7 @@ def _knots(levels: list[float]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_push_holds_last_years_mean_departures_beyond_the_data() -> None:
+def test_push_holds_the_last_half_years_mean_departures_beyond_the_data() -> None:
     levels = [5.0, 5.0, 5.0, 5.0, 2.93, 5.04, 6.33, 2.80]  # a year with two collapsed quarters
     knots = _knots(levels)
     start = dt.date(2019, 10, 1)
@@ -56,8 +56,10 @@ def test_push_holds_last_years_mean_departures_beyond_the_data() -> None:
     dates = np.datetime64("2019-10-01") + np.arange(days)
     moy = dates.astype("M8[M]").astype(np.int64) % 12
     base = push[:, NAT["venezuela"]] / season[moy]
-    # Well past the last knot (and its 90-day ramp): flat at the mean level of the last four.
-    held = np.log(np.mean(np.exp(levels[-4:])))
+    # Well past the last knot (and its 90-day ramp): flat at the mean level of the last two
+    # (inputs.HOLD_KNOTS), an arithmetic mean of departures, not of log departures.
+    assert inputs.HOLD_KNOTS == 2
+    held = np.log(np.mean(np.exp(levels[-2:])))
     late = base[-200:]
     np.testing.assert_allclose(late, np.exp(held), rtol=1e-9)
-    assert held > np.mean(levels[-4:]) + 0.5  # the geometric mean would sit far lower
+    assert held > np.mean(levels[-2:]) + 0.5  # the geometric mean would sit far lower

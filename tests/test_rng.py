@@ -9,6 +9,7 @@ from scipy import stats
 
 from corridor.engine import rng
 from corridor.engine.reference import pure
+from corridor.model import reference
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -110,6 +111,12 @@ def test_pure_python_draws_equal_numba() -> None:
         assert pure(rng.normal_nb)(key, a) == rng.normal_nb(key, a)
         for lam in (0.0, 0.7, 3.0, 29.9, 30.1, 300.0):
             assert pure(rng.poisson_nb)(key, a, lam) == rng.poisson_nb(key, a, lam)
+    for cell in range(50):
+        for n, p in ((0, 0.5), (7, 1.0), (12, 0.3), (5000, 0.004), (300, 0.9)):
+            c = np.int64(cell)
+            want = rng.binomial_nb(key, c, n, p)
+            assert pure(rng.binomial_nb)(key, c, n, p) == want
+            assert reference.binomial(key, cell, n, p) == want
 
 
 # --- distribution --------------------------------------------------------------------------
@@ -208,6 +215,26 @@ def test_poisson_small_lambda_is_poisson() -> None:
     exp = n * np.append(p, 1 - p.sum())
     assert stats.chisquare(obs, exp).pvalue > 1e-3
     assert rng.poisson_nb(key, 0, 0.0) == 0 and rng.poisson_nb(key, 0, -1.0) == 0
+
+
+@pytest.mark.parametrize("n,p", [(12, 0.3), (200, 0.05), (40_000, 0.003), (30, 0.97)])
+def test_binomial_is_binomial(n: int, p: float) -> None:
+    """Harm incidents per city: exact in chunks of 16 / p trials, so the counts follow the
+    binomial pmf whether one chunk (small n) or many (n = 40,000 is 8 chunks) are drawn."""
+    draws = 40_000
+    key = _key(11, rng.STREAM["harm"], 3)
+    x = np.array([rng.binomial_nb(key, np.int64(c), n, p) for c in range(draws)])
+    lo, hi = stats.binom.ppf([1e-4, 1 - 1e-4], n, p).astype(int)
+    edges = np.arange(lo, hi + 1)
+    obs = np.bincount(np.clip(x, lo, hi) - lo, minlength=hi - lo + 1)
+    pmf = stats.binom.pmf(edges, n, p)
+    pmf[0], pmf[-1] = stats.binom.cdf(lo, n, p), stats.binom.sf(hi - 1, n, p)
+    keep = draws * pmf > 5  # chi-square cells with enough expected counts; pool the rest
+    exp, got = draws * pmf[keep], obs[keep]
+    if not keep.all():
+        exp, got = np.append(exp, draws * pmf[~keep].sum()), np.append(got, obs[~keep].sum())
+    assert stats.chisquare(got, exp * got.sum() / exp.sum()).pvalue > 1e-3
+    assert rng.binomial_nb(key, 0, 0, p) == 0 and rng.binomial_nb(key, 0, 9, 1.0) == 9
 
 
 def test_poisson_counters_under_one_key_are_independent() -> None:

@@ -122,6 +122,9 @@ def run(
         "threads": int(numba.get_num_threads()),
         "draw": -1 if post is None else int(draw),
         "posterior": posterior_name if post is not None else "none",
+        # The last month of data the run's inputs read (push curves, demographic and sector
+        # mixes): a posterior fitted through December 2022 gives 2022-12-01.
+        "data_end": sim.data_end.strftime("%Y-%m-%d"),
     }
     timings = res.timings if profile else {"fused": run_s}
     attrs["module_seconds"] = ";".join(f"{k}={v:.4f}" for k, v in timings.items())

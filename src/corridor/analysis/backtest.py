@@ -130,12 +130,14 @@ def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[s
     return out
 
 
-def out_of_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
-    """2023 forecast WAPE of the model (ensemble median) and of the three benchmarks. For the
-    model, ``members_5pct`` and ``members_95pct`` give the spread of the single members' WAPE:
-    how much the verdict depends on the draws."""
-    obs = observed_total()
-    hist, test = obs[obs.index < "2023-01-01"], obs[obs.index >= "2023-01-01"]
+def out_of_sample_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
+    """``year``'s forecast WAPE of the model (ensemble median) and of the three benchmarks,
+    each from the record before ``year`` only. For the model, ``members_5pct`` and
+    ``members_95pct`` give the spread of the single members' WAPE: how much the verdict depends
+    on the draws."""
+    obs = observed_total(f"{year}-12-01")
+    start = pd.Timestamp(f"{year}-01-01")
+    hist, test = obs[obs.index < start], obs[obs.index >= start]
     sims = np.column_stack(
         [monthly_total(ds).reindex(test.index).to_numpy(float) for ds in members]
     )
@@ -144,7 +146,8 @@ def out_of_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
     rows = [("corridor", compare.wape(test, np.median(sims, axis=1)), lo, hi)]
     for name, fc in benchmark_forecasts(hist, test.index).items():
         rows.append((name, compare.wape(test, fc.to_numpy(float)), np.nan, np.nan))
-    return pd.DataFrame(rows, columns=["forecast", "wape_2023", "members_5pct", "members_95pct"])
+    columns = ["forecast", f"wape_{year}", "members_5pct", "members_95pct"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:

@@ -16,7 +16,11 @@ console = Console()
 err = Console(stderr=True)
 
 IN_SAMPLE = "calibration/posterior"
-OUT_OF_SAMPLE = "calibration/posterior-2022"
+# Rolling origins: a posterior fitted on data through December of the year, scored on its
+# forecast of the next year. 2022 is the test the issue sets; 2021 is a second origin, used
+# to choose forecasting rules without looking at 2023.
+OUT_OF_SAMPLE = {2022: "calibration/posterior-2022", 2021: "calibration/posterior-2021"}
+ENDS = ("2021-12-31", "2022-12-31", "2023-12-31")
 
 
 def _reporter(bar: Progress, task: int, label: str, note: str, every: int):
@@ -45,7 +49,11 @@ def _bar() -> Progress:
 
 def calibrate(
     end: Annotated[
-        str, typer.Option(help="Last day of data used (2022-12-31 for the out-of-sample test)")
+        str,
+        typer.Option(
+            help="Last day of data used: 2023-12-31 (in sample), 2022-12-31 (the out-of-sample "
+            "test) or 2021-12-31 (a second forecast origin)"
+        ),
     ] = "2023-12-31",
     walkers: Annotated[
         int | None, typer.Option(help="emcee walkers (>= 2 x parameters; default exactly that)")
@@ -70,8 +78,8 @@ def calibrate(
 
     from corridor.calibration import fit, posterior, push_fit
 
-    if end not in ("2023-12-31", "2022-12-31"):
-        console.print(f"[red]error:[/] --end {end}: expected 2023-12-31 or 2022-12-31")
+    if end not in ENDS:
+        console.print(f"[red]error:[/] --end {end}: expected one of {', '.join(ENDS)}")
         raise typer.Exit(2)
     if walkers is None:
         walkers = 2 * len(fit.FREE)
@@ -114,7 +122,7 @@ def calibrate(
                 )
             )
             bar.update(task2, completed=i + 1)
-    name = IN_SAMPLE if end == "2023-12-31" else OUT_OF_SAMPLE
+    name = IN_SAMPLE if end == ENDS[-1] else OUT_OF_SAMPLE[int(end[:4])]
     meta = {
         "end": end,
         "walkers": walkers,
@@ -139,7 +147,8 @@ def backtest(
     scale: Annotated[int, typer.Option(help="People per agent")] = 100,
     out: Annotated[Path, typer.Option(help="Folder for plots and tables")] = Path("out/backtest"),
 ) -> None:
-    """Score the calibrated model in sample (2020-2023) and out of sample (2023)."""
+    """Score the calibrated model in sample (2020-2023) and out of sample (2023, and 2022
+    when a posterior fitted through 2021 is shipped)."""
     import corridor
     from corridor.analysis import backtest as bt
     from corridor.calibration import posterior
@@ -148,32 +157,30 @@ def backtest(
         console.print("[red]error:[/] no posterior shipped; run `corridor calibrate` first")
         raise typer.Exit(2)
     n_in = min(draws, posterior.n_draws(IN_SAMPLE))
-    n_out = min(draws, posterior.n_draws(OUT_OF_SAMPLE))
-    members_in, members_out = [], []
+    origins = {y: min(draws, posterior.n_draws(name)) for y, name in OUT_OF_SAMPLE.items()}
+    members_in: list = []
+    members_out: dict[int, list] = {y: [] for y, n in origins.items() if n > 0}
     with _bar() as bar:
-        task = bar.add_task("ensemble", total=n_in + n_out, note="")
-        hist = {
-            "name": "backtest",
-            "end": "2023-12-31",
-            "decision_date": "2023-12-31",
-            "scale": scale,
-        }
+        task = bar.add_task("ensemble", total=n_in + sum(origins.values()), note="")
         for k in range(n_in):
-            members_in.append(corridor.run(hist, draw=k))
+            members_in.append(corridor.run(_history("2023-12-31", scale), draw=k))
             bar.update(task, advance=1)
-        for k in range(n_out):
-            members_out.append(corridor.run(hist, draw=k, posterior_name=OUT_OF_SAMPLE))
-            bar.update(task, advance=1)
+        for year, members in members_out.items():
+            spec = _history(f"{year + 1}-12-31", scale)
+            for k in range(origins[year]):
+                members.append(corridor.run(spec, draw=k, posterior_name=OUT_OF_SAMPLE[year]))
+                bar.update(task, advance=1)
     ins = bt.in_sample_table(members_in)
     _print(ins, "In sample, Oct 2020 - Dec 2023 (ensemble median)")
     result = {"in_sample": ins.to_dict(orient="records"), "draws": n_in, "scale": scale}
     rates = bt.reencounter_table(members_in)
     _print(rates, "Re-encounter rates in the months CBP published them (reported, not fitted)")
     result["reencounter_months"] = rates.to_dict(orient="records")
-    if members_out:
-        oos = bt.out_of_sample_table(members_out)
-        _print(oos, "Out of sample: calibrated through Dec 2022, forecast of 2023")
-        result["out_of_sample"] = oos.to_dict(orient="records")
+    for year, members in sorted(members_out.items(), reverse=True):
+        oos = bt.out_of_sample_table(members, year + 1)
+        _print(oos, f"Out of sample: calibrated through Dec {year}, forecast of {year + 1}")
+        key = "out_of_sample" if year == 2022 else f"out_of_sample_{year + 1}"
+        result[key] = oos.to_dict(orient="records")
     j = bt.median_join(members_in)
     for target, title in (
         ("sw_total", "Southwest encounters"),
@@ -185,6 +192,11 @@ def backtest(
     out.mkdir(parents=True, exist_ok=True)
     (out / "backtest.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
     console.print(f"[green]wrote[/] {out}/backtest.json and plots")
+
+
+def _history(end: str, scale: int) -> dict:
+    """The historical run a backtest scores: the record's policies up to ``end``."""
+    return {"name": "backtest", "end": end, "decision_date": end, "scale": scale}
 
 
 def _print(df, title: str) -> None:

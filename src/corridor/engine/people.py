@@ -40,6 +40,9 @@ CBP_ONE = 2  # registered for a CBP One appointment
 EXPELLED = 4  # last outcome was a Title 42 / summary expulsion (no consequence)
 RETURNED = 8  # last outcome was a Title 8 return or MPP (some consequence)
 DARIEN = 16  # travels via the Darien Gap
+# t_last is the day a returnee went home (its earlier encounters were another agent's): it
+# makes the next encounter a repeat, but not one already counted in that month.
+INHERITED = 32
 
 FIELDS: dict[str, np.dtype] = {
     "uid": np.dtype(np.int64),

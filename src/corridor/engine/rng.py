@@ -111,6 +111,40 @@ def poisson_nb(key: np.uint64, counter: np.int64, lam: float) -> np.int64:
     return k
 
 
+_BINOMIAL_CHUNK_MEAN = 16.0  # expected successes per inversion chunk (q^m stays above 1e-8)
+
+
+@nb.njit(cache=True)
+def binomial_nb(key: np.uint64, counter: np.int64, n: np.int64, p: float) -> np.int64:
+    """Binomial(n, p) from hashed uniforms, exact: the n trials go in chunks of at most
+    16 / p, each drawn by inversion of its CDF from one uniform (counters ``counter * 2**20``
+    onward, one per chunk), and the chunks' counts add up. A city's harm incidents are one
+    draw instead of one per person."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    chunk = max(np.int64(1), np.int64(_BINOMIAL_CHUNK_MEAN / p))
+    ratio = p / (1.0 - p)
+    total = np.int64(0)
+    left = np.int64(n)
+    j = np.int64(0)
+    while left > 0:
+        m = min(chunk, left)
+        u = uniform_nb(key, counter * 1048576 + j)
+        pmf = (1.0 - p) ** m
+        cdf = pmf
+        k = np.int64(0)
+        while u > cdf and k < m:
+            pmf *= (m - k) / (k + 1.0) * ratio
+            k += 1
+            cdf += pmf
+        total += k
+        left -= m
+        j += 1
+    return total
+
+
 # Stream identifiers: one per decision, so adding a decision never shifts another's draws.
 STREAM = {
     "departure_count": 1,

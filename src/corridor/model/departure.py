@@ -595,7 +595,7 @@ def returnees_nb(start, counts, returning, day, seed, pool, avail, ppl):
     nationality order by :func:`spawn_nb`) are returnees: each takes a pooled person, drawn
     uniformly, and with them one earlier encounter on the day that person went home (off
     ``pool`` and the window's count ``avail``)."""
-    enc, t_last = ppl[6], ppl[11]
+    enc, t_last, flags = ppl[6], ppl[11], ppl[5]
     uid = ppl[0]
     key = day_key_nb(seed, _ST_REDEPARTURE_PICK, day)
     lo, hi = pool_window_nb(day)
@@ -617,6 +617,7 @@ def returnees_nb(start, counts, returning, day, seed, pool, avail, ppl):
             avail[a] -= 1
             enc[j] = 1
             t_last[j] = t
+            flags[j] |= pp.INHERITED
 
 
 @pp.person_nb

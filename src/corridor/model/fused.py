@@ -57,7 +57,12 @@ from corridor.model.encounter import (
 )
 from corridor.model.processing import flight_room_into_nb, process_person_nb, takeback_left_nb
 from corridor.model.removal import remove_nb, seats_today_into_nb
-from corridor.model.staging import cross_today_into_nb, staging_keys_nb, staging_person_nb
+from corridor.model.staging import (
+    cross_today_into_nb,
+    harm_nb,
+    staging_keys_nb,
+    staging_person_nb,
+)
 from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
 
 if TYPE_CHECKING:
@@ -139,6 +144,7 @@ _ST_CBP_ONE_LOTTERY = STREAM["cbp_one_lottery"]
 _ST_USBP_APPREHENSION = STREAM["usbp_apprehension"]
 _ST_PROCESSING = STREAM["processing"]
 _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
+_ST_HARM = STREAM["harm"]
 
 
 @nb.njit(cache=True)
@@ -206,6 +212,7 @@ def run_days_nb(
     cross = np.empty((stg.cross.shape[1], n_nat))
     give_up = np.empty((stg.cross.shape[1], n_nat))
     occupied = np.empty(stg.beds.shape[1], dtype=np.int64)
+    exposed = np.zeros((2, n_nat, stg.beds.shape[1]), dtype=np.int64)  # harm_nb zeroes it
     seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     flight_room = np.empty(n_nat, dtype=np.int64)
     hist = bk.histogram
@@ -252,12 +259,14 @@ def run_days_nb(
             cross,
             give_up,
             occupied,
+            exposed,
             slots > 0,
             crossers,
             cand,
             cust,
             due,
         )
+        harm_nb(day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f)
         if counting:
             flush_counts_nb(hist, stocks[day - 1])
             fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
@@ -373,6 +382,7 @@ def _travel_and_wait_nb(
     cross,
     give_up,
     occupied,
+    exposed,
     lottery,
     crossers,
     cand,
@@ -382,7 +392,8 @@ def _travel_and_wait_nb(
     """Transit, then staging, in one call: two tight loops (measured faster than one loop
     doing both per person, whose body is too big). ``cross``, ``give_up``: today's crossing
     and giving-up hazards;
-    ``occupied``: zeroed shelter beds taken, by city.
+    ``occupied``: zeroed shelter beds taken, by city; ``exposed``: zeroed counts of who is
+    exposed to harm (:func:`corridor.model.staging.harm_nb`).
 
     In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
     into yesterday's head counts (``hist``); with ``compact``, everyone moves down over the
@@ -401,8 +412,7 @@ def _travel_and_wait_nb(
     register = stg.register[day]
     travel, deport_p, detention_days = tra.travel, tra.deport_p, tra.detention_days
     restart_days, spread = tra.restart_days, tra.spread
-    min_wait, harm_street = stg.min_wait, stg.harm_street
-    shelter_factor, mpp_give_up = stg.shelter_factor, stg.mpp_give_up
+    min_wait, mpp_give_up = stg.min_wait, stg.mpp_give_up
     apprehended = 0
     deported = 0
     t_next = ppl[9]
@@ -456,12 +466,11 @@ def _travel_and_wait_nb(
                 s_keys,
                 beds,
                 occupied,
+                exposed,
                 cross,
                 give_up,
                 register,
                 min_wait,
-                harm_street,
-                shelter_factor,
                 mpp_give_up,
                 ppl,
                 flows,

@@ -580,9 +580,10 @@ def process_person_nb(
     last = t_last[i]
     if last >= 0 and day - last <= 365:
         flows[_REP, a, sec] += 1
-    if last < 0 or month_of_day[last] != month:
+    if last < 0 or month_of_day[last] != month or flags[i] & pp.INHERITED:
         flows[_UNIQ, a, sec] += 1
     t_last[i] = day
+    flags[i] &= ~np.uint8(pp.INHERITED)
     if enc[i] < 255:
         enc[i] += 1
     o = _decide(

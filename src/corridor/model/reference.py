@@ -96,6 +96,32 @@ def poisson(key: np.uint64, counters: np.ndarray, lam: np.ndarray) -> np.ndarray
     return out
 
 
+def binomial(key: np.uint64, counter: int, n: int, p: float) -> int:
+    """NumPy reference of :func:`corridor.engine.rng.binomial_nb` for one cell: the same
+    chunks, counters and arithmetic (``pmf *= (m - k) / (k + 1) * ratio``)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return int(n)
+    chunk = max(1, int(16.0 / p))
+    ratio = p / (1.0 - p)
+    total, left, j = 0, int(n), 0
+    while left > 0:
+        m = min(chunk, left)
+        u = float(uniforms(key, np.array([counter * 1048576 + j]))[0])
+        pmf = (1.0 - p) ** m
+        cdf = pmf
+        k = 0
+        while u > cdf and k < m:
+            pmf *= (m - k) / (k + 1.0) * ratio
+            k += 1
+            cdf += pmf
+        total += k
+        left -= m
+        j += 1
+    return total
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 
@@ -181,7 +207,7 @@ def returnees_numpy(
     """NumPy reference of :func:`corridor.model.departure.returnees_nb`: each returnee's
     pooled day is where its uniform draw falls in the cumulative pool, the pool less the
     returnees before it (one at a time: each draw depends on the ones before)."""
-    uid, enc, t_last = ppl[0], ppl[6], ppl[11]
+    uid, flags, enc, t_last = ppl[0], ppl[5], ppl[6], ppl[11]
     lo, hi = dp.pool_window_nb(day)
     key = day_key(seed, STREAM["redeparture_pick"], day)
     ends = start + np.cumsum(np.asarray(counts, dtype=np.int64))
@@ -195,6 +221,7 @@ def returnees_numpy(
             pool[a, t] -= 1
             avail[a] -= 1
             enc[j], t_last[j] = 1, t
+            flags[j] |= np.uint8(pp.INHERITED)
 
 
 def spawn_numpy(
@@ -368,9 +395,13 @@ def staging_numpy(
     bed = _rank_within(city) < beds[city]  # beds go to the first of each city, index order
     flags[here] = np.where(bed, flags[here] | pp.IN_SHELTER, flags[here] & _NOT_SHELTER)
 
-    rate = np.where(bed, harm_street * shelter_factor, harm_street)
-    hurt = here[uniforms(day_key(seed, STREAM["harm"], day), u[here]) < rate]
-    _count(flows, sg._HARM, a[hurt], place[hurt])
+    exposed = np.zeros((2, cross.shape[1], beds.shape[0]), dtype=np.int64)
+    np.add.at(exposed, (bed.astype(np.int64), a[here], city), 1)
+    k_harm = day_key(seed, STREAM["harm"], day)
+    for b, g, c in zip(*np.nonzero(exposed), strict=True):
+        cell = (b * exposed.shape[1] + g) * exposed.shape[2] + c
+        rate = harm_street * shelter_factor if b else harm_street
+        flows[sg._HARM, g, sg._FIRST_CITY + c] += binomial(k_harm, cell, exposed[b, g, c], rate)
 
     u_give = uniforms(day_key(seed, STREAM["give_up"], day), u)
     quit_mpp = (s == pp.MPP) & (u_give < mpp_give_up)
@@ -386,9 +417,12 @@ def staging_numpy(
         flags[reg] |= _U8(pp.CBP_ONE)
         t_cbp[reg] = day
         kind[reg] = np.where(kind[reg] == 0, 1, kind[reg])
-    go = ready & (uniforms(day_key(seed, STREAM["cross_decision"], day), u) < cross[kind, a])
+    # One uniform decides both, as in the kernel: below p_cross cross, then give up.
+    u_cross = uniforms(day_key(seed, STREAM["cross_decision"], day), u)
+    p_cross = cross[kind, a]
+    go = ready & (u_cross < p_cross)
     event[:n][go] = CROSS
-    quit_wait = ready & ~go & (u_give < give_up[kind, a])
+    quit_wait = ready & ~go & (u_cross - p_cross < (1.0 - p_cross) * give_up[kind, a])
 
     i = np.flatnonzero(quit_mpp)
     flags[i] &= _NOT_SHELTER
@@ -579,9 +613,11 @@ def processing_numpy(
     seen = last >= 0
     repeat = seen & (day - last <= 365)
     _count(flows, pr._REP, a[repeat], sec[repeat])
-    unique = ~seen | (month_of_day[np.maximum(last, 0)] != month_of_day[day])
+    inherited = (flags[i] & pp.INHERITED) != 0
+    unique = ~seen | (month_of_day[np.maximum(last, 0)] != month_of_day[day]) | inherited
     _count(flows, pr._UNIQ, a[unique], sec[unique])
     t_last[i] = day
+    flags[i] &= np.uint8(~np.uint8(pp.INHERITED))
     _bump(enc, i)
 
     # Outcomes, span by span while the capacity flags hold.

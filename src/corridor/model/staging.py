@@ -17,7 +17,7 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
-from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
+from corridor.engine.rng import STREAM, binomial_nb, day_key_nb, uniform_nb
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import BORDER_CITIES, NATIONALITIES, PLACE
@@ -459,23 +459,25 @@ def staging_nb(
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
     """
     occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    exposed = np.zeros((2, cross.shape[1], beds.shape[0]), dtype=np.int64)
+    keys = staging_keys_nb(seed, day)
     _staging_loop_nb(
         n,
         day,
-        staging_keys_nb(seed, day),
+        keys,
         beds,
         occupied,
+        exposed,
         cross,
         give_up,
         register,
         min_wait,
-        harm_street,
-        shelter_factor,
         mpp_give_up,
         ppl,
         event,
         flows,
     )
+    harm_nb(keys[3], exposed, harm_street, shelter_factor, flows)
 
 
 @pp.loop_nb
@@ -485,18 +487,18 @@ def _staging_loop_nb(
     keys,
     beds,
     occupied,
+    exposed,
     cross,
     give_up,
     register,
     min_wait,
-    harm_street,
-    shelter_factor,
     mpp_give_up,
     ppl,
     event,
     flows,
 ):
-    """:func:`staging_nb`'s loop over the people (``occupied``: zeroed beds taken by city)."""
+    """:func:`staging_nb`'s loop over the people (``occupied``: zeroed beds taken by city;
+    ``exposed``: zeroed counts of who is exposed to harm)."""
     for i in range(n):
         crosses = staging_person_nb(
             i,
@@ -504,12 +506,11 @@ def _staging_loop_nb(
             keys,
             beds,
             occupied,
+            exposed,
             cross,
             give_up,
             register,
             min_wait,
-            harm_street,
-            shelter_factor,
             mpp_give_up,
             ppl,
             flows,
@@ -535,20 +536,20 @@ def staging_person_nb(
     keys,
     beds,
     occupied,
+    exposed,
     cross,
     give_up,
     register,
     min_wait,
-    harm_street,
-    shelter_factor,
     mpp_give_up,
     ppl,
     flows,
 ):
     """Person ``i``'s day in a border city (:func:`staging_nb` is the loop of it over
     everyone; the fused driver calls it from its one pass). ``occupied`` counts today's beds
-    taken so far by city: beds go first come, first served in array order. Returns whether
-    ``i`` tries to cross today."""
+    taken so far by city: beds go first come, first served in array order. ``exposed``
+    [in shelter, nationality, city] counts who is exposed to harm today (:func:`harm_nb`
+    draws the incidents per cell). Returns whether ``i`` tries to cross today."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_cross, k_give, k_reg, k_harm = keys
     s = state[i]
@@ -559,9 +560,7 @@ def staging_person_nb(
     bed = occupied[c] < beds[c]
     occupied[c] += bed
     flags[i] = (flags[i] & ~np.uint8(pp.IN_SHELTER)) | np.uint8(bed)  # IN_SHELTER is bit 1
-    rate = harm_street * shelter_factor if bed else harm_street
-    if uniform_nb(k_harm, uid[i]) < rate:
-        flows[_HARM, nat[i], place[i]] += 1
+    exposed[np.int64(bed), nat[i], c] += 1
     if s == pp.MPP:
         if uniform_nb(k_give, uid[i]) < mpp_give_up:
             state[i] = pp.HOME
@@ -578,13 +577,34 @@ def staging_person_nb(
         flags[i] |= pp.CBP_ONE
         t_cbp[i] = day
         kind = max(kind, 1)  # 0 (not yet sent back) becomes 1 (registered)
+    # One uniform for both: below p_cross, cross; in the next (1 - p_cross) x p_give, give
+    # up. The same chances as two independent draws, for one draw.
     u = uniform_nb(k_cross, uid[i])
-    if u < cross[kind, nat[i]]:
+    p_cross = cross[kind, nat[i]]
+    if u < p_cross:
         return True
-    if uniform_nb(k_give, uid[i]) < give_up[kind, nat[i]]:
+    if u - p_cross < (1.0 - p_cross) * give_up[kind, nat[i]]:
         state[i] = pp.HOME
         t_state[i] = day
         flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
         flows[_GAVE_UP, nat[i], place[i]] += 1
         place[i] = _HOME
     return False
+
+
+@nb.njit(cache=True)
+def harm_nb(key, exposed, harm_street, shelter_factor, flows):
+    """Today's harm incidents: a binomial draw per (in shelter, nationality, city) cell of
+    ``exposed`` (which it zeroes), at the street rate or the shelter rate. The same chances as
+    one draw per person, for one draw per cell."""
+    n_nat, n_city = exposed.shape[1], exposed.shape[2]
+    for b in range(2):
+        rate = harm_street * shelter_factor if b else harm_street
+        for a in range(n_nat):
+            for c in range(n_city):
+                n = exposed[b, a, c]
+                if n == 0:
+                    continue
+                exposed[b, a, c] = 0
+                cell = (b * n_nat + a) * n_city + c
+                flows[_HARM, a, _FIRST_CITY + c] += binomial_nb(key, cell, n, rate)
