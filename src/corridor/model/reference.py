@@ -97,29 +97,22 @@ def poisson(key: np.uint64, counters: np.ndarray, lam: np.ndarray) -> np.ndarray
 
 
 def binomial(key: np.uint64, counter: int, n: int, p: float) -> int:
-    """NumPy reference of :func:`corridor.engine.rng.binomial_nb` for one cell: the same
-    chunks, counters and arithmetic (``pmf *= (m - k) / (k + 1) * ratio``)."""
+    """Reference of :func:`corridor.engine.rng.binomial_nb` for one cell, by SciPy's
+    binomial quantile function: the same chunks (at most 16 / p trials) and the same
+    uniforms (counters ``counter * 2**20`` onward), each chunk's count the smallest k whose
+    CDF reaches its uniform."""
+    from scipy import stats
+
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return int(n)
     chunk = max(1, int(16.0 / p))
-    ratio = p / (1.0 - p)
-    total, left, j = 0, int(n), 0
-    while left > 0:
-        m = min(chunk, left)
-        u = float(uniforms(key, np.array([counter * 1048576 + j]))[0])
-        pmf = (1.0 - p) ** m
-        cdf = pmf
-        k = 0
-        while u > cdf and k < m:
-            pmf *= (m - k) / (k + 1.0) * ratio
-            k += 1
-            cdf += pmf
-        total += k
-        left -= m
-        j += 1
-    return total
+    sizes = np.full(n // chunk, chunk)
+    if n % chunk:
+        sizes = np.append(sizes, n % chunk)
+    u = uniforms(key, counter * 1048576 + np.arange(sizes.size))
+    return int(np.maximum(stats.binom.ppf(u, sizes, p), 0).sum())
 
 
 # --- helpers --------------------------------------------------------------------------------
