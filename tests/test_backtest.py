@@ -2,8 +2,8 @@
 each forecast origin (fitted through 2022, forecasting 2023; through 2021, forecasting 2022).
 
 The seasonal-naive forecast is checked against its closed form (a month = the same month of
-the year before, straight from CBP's file), the model's WAPE against the median of its members, and the
-members' spread brackets what a single member scores.
+the year before, straight from CBP's file), the model's WAPE against the median of its
+members, and the members' spread brackets what a single member scores.
 """
 
 from __future__ import annotations
