@@ -9,6 +9,7 @@ members, and the members' spread brackets what a single member scores.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import corridor
@@ -47,6 +48,24 @@ def test_out_of_sample_table(origin) -> None:
     assert np.isnan(t.loc["ets", "members_5pct"])
     # The forecasts are of the right size: none is off by more than the whole year.
     assert (t[col] > 0).all() and (t[col] < 1).all()
+
+
+def test_forecast_table_month_by_month(origin, tmp_path) -> None:
+    """The months behind the table above: CBP's record, the median and band of the members,
+    the benchmarks; drawn into an HTML plot."""
+    year, members = origin
+    f = bt.forecast_table(members, year + 1)
+    assert len(f) == 12 and str(f.index[0].date()) == f"{year + 1}-01-01"
+    obs = bt.observed_total()
+    np.testing.assert_array_equal(f.observed, obs.reindex(f.index))
+    each = f[[f"member_{k}" for k in range(len(members))]].to_numpy()
+    np.testing.assert_allclose(f.corridor, np.median(each, axis=1))
+    assert (f.corridor_5pct <= f.corridor).all() and (f.corridor <= f.corridor_95pct).all()
+    naive = obs.reindex(f.index - pd.DateOffset(years=1)).to_numpy()
+    np.testing.assert_array_equal(f.seasonal_naive, naive)
+    path = bt.plot_forecast(f, tmp_path / "forecast.html", "test")
+    html = path.read_text()
+    assert "corridor (median)" in html and "seasonal_naive" in html
 
 
 def test_forecast_origin_uses_no_later_data(origin) -> None:

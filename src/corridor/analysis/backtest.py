@@ -112,6 +112,9 @@ def observed_total(end: str = "2023-12-01") -> pd.Series:
     return s[s.index <= pd.Timestamp(end)].astype(float)
 
 
+BENCHMARKS = ("seasonal_naive", "ets", "arima")
+
+
 def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[str, pd.Series]:
     """Seasonal naive, ETS and ARIMA forecasts of the monthly total from ``history``."""
     from statsmodels.tsa.arima.model import ARIMA
@@ -130,24 +133,68 @@ def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[s
     return out
 
 
-def out_of_sample_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
-    """``year``'s forecast WAPE of the model (ensemble median) and of the three benchmarks,
-    each from the record before ``year`` only. For the model, ``members_5pct`` and
-    ``members_95pct`` give the spread of the single members' WAPE: how much the verdict depends
-    on the draws."""
+def forecast_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
+    """``year`` month by month: observed, the ensemble's median and 5-95% band, each member,
+    and the three benchmark forecasts made from the record before ``year`` only."""
     obs = observed_total(f"{year}-12-01")
     start = pd.Timestamp(f"{year}-01-01")
     hist, test = obs[obs.index < start], obs[obs.index >= start]
     sims = np.column_stack(
         [monthly_total(ds).reindex(test.index).to_numpy(float) for ds in members]
     )
-    each = [compare.wape(test, sims[:, k]) for k in range(sims.shape[1])]
-    lo, hi = np.quantile(each, [0.05, 0.95])
-    rows = [("corridor", compare.wape(test, np.median(sims, axis=1)), lo, hi)]
+    out = pd.DataFrame({"observed": test.to_numpy(float)}, index=test.index)
+    out["corridor"] = np.median(sims, axis=1)
+    out["corridor_5pct"] = np.quantile(sims, 0.05, axis=1)
+    out["corridor_95pct"] = np.quantile(sims, 0.95, axis=1)
     for name, fc in benchmark_forecasts(hist, test.index).items():
-        rows.append((name, compare.wape(test, fc.to_numpy(float)), np.nan, np.nan))
+        out[name] = fc.to_numpy(float)
+    for k in range(sims.shape[1]):
+        out[f"member_{k}"] = sims[:, k]
+    out.index.name = "month"
+    return out
+
+
+def out_of_sample_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
+    """``year``'s forecast WAPE of the model (ensemble median) and of the three benchmarks,
+    each from the record before ``year`` only. For the model, ``members_5pct`` and
+    ``members_95pct`` give the spread of the single members' WAPE: how much the verdict depends
+    on the draws."""
+    f = forecast_table(members, year)
+    test = f["observed"]
+    each = [compare.wape(test, f[c].to_numpy()) for c in f.columns if c.startswith("member_")]
+    lo, hi = np.quantile(each, [0.05, 0.95])
+    rows = [("corridor", compare.wape(test, f["corridor"].to_numpy()), lo, hi)]
+    for name in BENCHMARKS:
+        rows.append((name, compare.wape(test, f[name].to_numpy()), np.nan, np.nan))
     columns = ["forecast", f"wape_{year}", "members_5pct", "members_95pct"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def plot_forecast(f: pd.DataFrame, path: Path, title: str) -> Path:
+    """A :func:`forecast_table` drawn: observed, the model's median and 90% band, and the
+    benchmarks (Plotly)."""
+    import plotly.graph_objects as go
+
+    x = list(f.index)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=x + x[::-1],
+            y=list(f.corridor_95pct) + list(f.corridor_5pct[::-1]),
+            fill="toself",
+            line={"width": 0},
+            name="corridor 90% band",
+            fillcolor="rgba(31,119,180,0.2)",
+        )
+    )
+    fig.add_trace(go.Scatter(x=x, y=f.corridor, name="corridor (median)"))
+    for name in BENCHMARKS:
+        fig.add_trace(go.Scatter(x=x, y=f[name], name=name, line={"dash": "dash"}))
+    fig.add_trace(go.Scatter(x=x, y=f.observed, name="CBP", line={"color": "black", "dash": "dot"}))
+    fig.update_layout(title=title, yaxis_title="Southwest encounters a month")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(path, include_plotlyjs="cdn")
+    return path
 
 
 def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
