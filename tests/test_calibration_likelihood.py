@@ -77,3 +77,21 @@ def test_the_model_rates_its_months_like_cbp() -> None:
     expect = 100.0 * float(f.sel(flow="repeat_encounters")) / enc
     assert m.sim.iloc[1] == pytest.approx(expect)
     assert m.obs.tolist() == [38.0, 27.0]
+
+
+def test_objective_fits_its_first_push_curves_at_the_start_point(monkeypatch) -> None:
+    """Each evaluation runs only two inversion steps from the curves it is given: the first
+    curves must be the start point's own, or the start is scored on another point's curves
+    (a shipped MAP re-evaluated from the default parameters' curves lost ~25 log points)."""
+    from corridor.calibration import fit, push_fit
+
+    seen = []
+    monkeypatch.setattr(push_fit, "fit_push", lambda **kw: seen.append(kw) or "knots")
+    start = np.array([f.start for f in fit.FREE])
+    start[0] = 3.25
+    obj = fit.Objective("2022-12-31", 200, 1, 2, start)
+    assert obj.knots == "knots" and len(seen) == 1
+    assert seen[0]["parameters"] == fit.as_params(start)
+    assert seen[0]["end"] == "2022-12-31" and seen[0]["iterations"] == 4
+    fit.Objective("2022-12-31", 200, 1, 2)
+    assert seen[1]["parameters"] is None  # no start: the modules' defaults

@@ -125,14 +125,21 @@ def waiting_log_prior(ds) -> float:
 class Objective:
     """log posterior of theta; remembers the push knots of the best point for warm starts."""
 
-    def __init__(self, end: str, scale: int, seed: int, iterations: int) -> None:
+    def __init__(
+        self, end: str, scale: int, seed: int, iterations: int, start: np.ndarray | None = None
+    ) -> None:
         self.end = end
         self.scale = scale
         self.seed = seed
         self.iterations = iterations
         obs = data_targets.calibration_targets()
         self.observed = obs[pd.to_datetime(obs.period_end) <= pd.Timestamp(end)]
-        self.knots = push_fit.fit_push(iterations=4, scale=scale, seed=seed, end=end)
+        # The first curves are fitted at the start point, so that evaluations near it begin
+        # from curves close to their own (each evaluation runs only ``iterations`` steps).
+        params = None if start is None else as_params(start)
+        self.knots = push_fit.fit_push(
+            iterations=4, scale=scale, seed=seed, end=end, parameters=params
+        )
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, pd.DataFrame | None]:
         if not in_prior(theta):
@@ -234,7 +241,8 @@ def run_mcmc(
     (chain [steps, walkers, k], log_prob [steps, walkers], mean acceptance fraction)."""
     import emcee
 
-    obj = Objective(end, scale, seed, iterations)
+    start = start_point() if start is None else np.asarray(start, float)
+    obj = Objective(end, scale, seed, iterations, start)
     rng = np.random.default_rng(seed)
     start = optimize(obj, optimize_evals, report_opt, start)
     width = np.array([f.hi - f.lo for f in FREE])
