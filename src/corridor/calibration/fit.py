@@ -228,7 +228,7 @@ def run_mcmc(
     end: str = "2023-12-31",
     walkers: int = 20,
     steps: int = 30,
-    scale: int = 200,
+    scale: int = 100,
     seed: int = 20240110,
     iterations: int = 2,
     processes: int = 2,

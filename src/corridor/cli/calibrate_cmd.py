@@ -59,7 +59,7 @@ def calibrate(
         int | None, typer.Option(help="emcee walkers (>= 2 x parameters; default exactly that)")
     ] = None,
     steps: Annotated[int, typer.Option(help="emcee steps")] = 60,
-    scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 200,
+    scale: Annotated[int, typer.Option(help="People per agent during the fit")] = 100,
     draws: Annotated[int, typer.Option(help="Posterior draws to save")] = 20,
     processes: Annotated[int, typer.Option(help="Worker processes")] = 2,
     optimize_evals: Annotated[

@@ -105,7 +105,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            1.94,
+            1.95,
             "1/share",
             0.0,
             20.0,
@@ -114,7 +114,7 @@ class Departure(Module):
         ),
         Param(
             "origin_deterrence",
-            0.138,
+            0.391,
             "d log departures / d announced change in severity",
             0.0,
             20.0,
@@ -134,7 +134,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            36.0,
+            39.0,
             "days",
             0.0,
             365.0,
@@ -143,7 +143,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            173.0,
+            164.0,
             "days",
             1.0,
             730.0,
@@ -244,7 +244,7 @@ class Departure(Module):
         ),
         Param(
             "redeparture_per_day",
-            0.00352,
+            0.00349,
             "per day",
             0.0,
             0.05,

@@ -73,11 +73,11 @@ class Staging(Module):
     PARAMS = (
         Param(
             "policy_deterrence",
-            0.974,
+            1.2,
             "d log crossing hazard / d P(sent back) as announced",
             0.0,
             20.0,
-            "calibration (MAP 0.97, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
+            "calibration (MAP 1.20, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
             "encounters fell ~85% in the month "
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
@@ -85,7 +85,7 @@ class Staging(Module):
         ),
         Param(
             "recrosser_deterrence",
-            1.32,
+            1.44,
             "d log re-crossing hazard / d expected severity",
             0.0,
             20.0,
@@ -97,7 +97,7 @@ class Staging(Module):
         ),
         Param(
             "deterred_give_up_per_day",
-            0.157,
+            0.107,
             "1/day at full deterrence",
             0.0,
             1.0,
@@ -109,29 +109,29 @@ class Staging(Module):
         ),
         Param(
             "announcement_fade_days",
-            357.0,
+            355.0,
             "days",
             1.0,
             730.0,
-            "calibration (MAP 357); after a policy change, what people hear of outcomes "
+            "calibration (MAP 355); after a policy change, what people hear of outcomes "
             "replaces what was announced (the Venezuelan return in Sep 2023 under the same "
             "parole and take-back rules that held them back in Jan 2023)",
             range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
-            0.509,
+            0.542,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.509); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.542); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
-            0.172,
+            0.159,
             "1/day",
             0.0,
             1.0,
@@ -140,7 +140,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_registered",
-            0.00756,
+            0.0124,
             "1/day",
             0.0,
             1.0,
@@ -149,7 +149,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_expulsion",
-            0.0479,
+            0.039,
             "1/day",
             0.0,
             1.0,
@@ -158,7 +158,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_return",
-            0.0241,
+            0.037,
             "1/day",
             0.0,
             1.0,
@@ -167,7 +167,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day",
-            0.013,
+            0.0111,
             "1/day",
             0.0,
             1.0,
@@ -178,7 +178,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day_after_expulsion",
-            0.0929,
+            0.0799,
             "1/day",
             0.0,
             1.0,
@@ -190,7 +190,7 @@ class Staging(Module):
         ),
         Param(
             "register_per_day",
-            0.178,
+            0.176,
             "1/day",
             0.0,
             1.0,
