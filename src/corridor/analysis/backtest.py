@@ -159,7 +159,11 @@ def out_of_sample_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataF
     each from the record before ``year`` only. For the model, ``members_5pct`` and
     ``members_95pct`` give the spread of the single members' WAPE: how much the verdict depends
     on the draws."""
-    f = forecast_table(members, year)
+    return wape_table(forecast_table(members, year), year)
+
+
+def wape_table(f: pd.DataFrame, year: int) -> pd.DataFrame:
+    """:func:`out_of_sample_table` from a :func:`forecast_table` already made."""
     test = f["observed"]
     each = [compare.wape(test, f[c].to_numpy()) for c in f.columns if c.startswith("member_")]
     lo, hi = np.quantile(each, [0.05, 0.95])
