@@ -102,3 +102,17 @@ def test_returnees_bring_the_months_reencounter_rates_to_cbps() -> None:
     gap = (shipped.simulated_pct - shipped.observed_pct).abs()
     assert (gap <= 5.0).sum() >= 5, shipped
     assert (without.simulated_pct < shipped.simulated_pct).all(), (without, shipped)
+
+
+def test_darien_table_lists_panamas_counts_with_the_members_spread() -> None:
+    """The months and periods of Panama's counts a run covers, the count from the file, and
+    the median inside the members' 5-95% band."""
+    spec = {"name": "dt", "start": "2022-01-01", "end": "2022-12-31", "decision_date": "2022-12-31"}
+    members = [corridor.run({**spec, "scale": 400}, draw=k) for k in range(3)]
+    t = bt.darien_table(members)
+    months = ["2022-01", "2022-02", "2022-03", "2022-04", "2022-10", "2022-11"]
+    assert t.period.tolist()[:6] == months
+    assert t.observed.tolist()[:6] == [4442.0, 4014.0, 4969.0, 6134.0, 59773.0, 16632.0]
+    assert "2022-01 .. venezuela to 2022-12" in set(t.period)
+    assert (t.sim_5pct <= t.simulated).all() and (t.simulated <= t.sim_95pct).all()
+    np.testing.assert_allclose(t.ratio, t.simulated / t.observed)

@@ -64,6 +64,40 @@ def test_knot_moves_by_the_damped_mean_log_ratio() -> None:
     np.testing.assert_allclose(out.log_push, [7.0 + 0.8 * first, 7.0 + 0.8 * second])
 
 
+def test_whittaker_keeps_lines_and_moments_and_damps_a_spike() -> None:
+    """The smooth of y solves (I + lam D2'D2) z = y; D2 annihilates constants and lines, so a
+    line passes unchanged and sum(z) and sum(t z) equal those of y, while a one-quarter spike
+    (the shape a policy date left in the unpenalised curves) loses most of its height."""
+    t = np.arange(9.0)
+    np.testing.assert_allclose(push_fit.whittaker(2.0 + 0.5 * t, 30.0), 2.0 + 0.5 * t)
+    y = np.zeros(9)
+    y[4] = 3.0
+    for lam in (1.0, 10.0, 100.0):
+        z = push_fit.whittaker(y, lam)
+        np.testing.assert_allclose([z.sum(), (t * z).sum()], [y.sum(), (t * y).sum()], atol=1e-9)
+        assert z[4] < 0.5 * y[4]
+        assert np.sum(np.diff(z, 2) ** 2) < np.sum(np.diff(y, 2) ** 2) / 10
+    np.testing.assert_array_equal(push_fit.whittaker(y, 0.0), y)
+
+
+def test_smooth_acts_on_each_nationality_in_time_order() -> None:
+    """Rows are smoothed within their own nationality, in knot order whatever the row order."""
+    q = pd.date_range("2020-01-01", periods=5, freq="QS")
+    spike = np.array([1.0, 1.0, 4.0, 1.0, 1.0])
+    rows = pd.DataFrame(
+        {
+            "knot": np.concatenate([q, q]),
+            "nationality": ["cuba"] * 5 + ["haiti"] * 5,
+            "log_push": np.concatenate([spike, np.full(5, 2.0)]),
+        }
+    )
+    shuffled = rows.sample(frac=1.0, random_state=3)
+    out = push_fit.smooth(shuffled, 5.0).loc[rows.index]
+    np.testing.assert_allclose(out.log_push[:5], push_fit.whittaker(spike, 5.0))
+    np.testing.assert_allclose(out.log_push[5:], 2.0)
+    assert push_fit.smooth(shuffled, 0.0) is shuffled
+
+
 def test_the_model_rates_its_months_like_cbp() -> None:
     """A run's monthly rate is 100 x repeat encounters / all encounters of that month, and the
     join keeps exactly the months CBP published."""
@@ -95,3 +129,51 @@ def test_objective_fits_its_first_push_curves_at_the_start_point(monkeypatch) ->
     assert seen[0]["end"] == "2022-12-31" and seen[0]["iterations"] == 4
     fit.Objective("2022-12-31", 200, 1, 2)
     assert seen[1]["parameters"] is None  # no start: the modules' defaults
+    assert seen[0]["roughness"] is None  # None: push_fit.PUSH_ROUGHNESS
+    fit.Objective("2022-12-31", 200, 1, 2, roughness=3.0)
+    assert seen[2]["roughness"] == 3.0
+
+
+def test_darien_targets_are_panamas_counts_model_routes_through_the_jungle() -> None:
+    """Panama's counts inside the window become targets, one row per (who, period); Cubans,
+    whom the model never routes through the Darien, are left out."""
+    from corridor.data import context
+    from corridor.data import targets as data_targets
+
+    t = data_targets.calibration_targets()
+    per = t[t.target == data_targets.DARIEN_PERIODS]
+    assert not per.duplicated(["category", "period_start"]).any()
+    assert not per.category.str.startswith("cuba").any()
+    assert "venezuela to 2022-12" in set(per.category)
+    facts = context.read_period_facts().set_index(["series", "period_start"])["value"]
+    row = per[per.category == "all to 2021-12"].iloc[0]
+    assert row.value == facts[("darien_crossings_year", pd.Timestamp("2021-01-01"))]
+    assert (per.period_start >= pd.Timestamp("2019-10-01")).all()  # not 2019's full year
+    months = t[t.target == "darien_crossings_month"]
+    assert len(months) == 15 and months.value.iloc[0] == 1009.0
+
+
+def test_darien_rows_sum_the_runs_crossings() -> None:
+    """The simulated rows are the run's Darien crossings: by month, and summed over each
+    reported period the run covers whole (by nationality where the period names one)."""
+    spec = {"name": "d", "start": "2022-01-01", "end": "2022-12-31", "decision_date": "2022-12-31"}
+    ds = corridor.run({**spec, "scale": 400}, draw=None)
+    sim = compare.simulated_targets(ds)
+    f = ds["flows"].sel(flow="darien_crossings").sum("place").resample(time="MS").sum()
+    month = sim[sim.target == "darien_crossings_month"].set_index("period_start")["value"]
+    np.testing.assert_allclose(month.to_numpy(), f.sum("nationality").to_numpy())
+    per = sim[sim.target == "darien_crossings_period"].set_index("category")["value"]
+    assert per["all to 2022-12"] == pytest.approx(float(f.sum()))
+    assert per["all to 2022-06"] == pytest.approx(float(f.isel(time=slice(0, 6)).sum()))
+    assert per["venezuela to 2022-12"] == pytest.approx(float(f.sel(nationality="venezuela").sum()))
+    assert "all to 2021-12" not in per.index and "all to 2023-06" not in per.index
+
+
+def test_darien_counts_are_a_scored_family() -> None:
+    """Moving the Darien rows away from Panama's counts lowers the likelihood; nothing else
+    changes."""
+    rows = [("darien_crossings_month", "all", pd.Timestamp(f"2022-0{m}-01")) for m in (1, 2, 3)]
+    base = _joined(5000.0, 5200.0)
+    extra = pd.DataFrame([(t, c, p, p, 4000.0, 4100.0) for t, c, p in rows], columns=base.columns)
+    far = extra.assign(sim=12000.0)
+    assert fit.log_likelihood(pd.concat([base, far])) < fit.log_likelihood(pd.concat([base, extra]))

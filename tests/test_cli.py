@@ -159,6 +159,12 @@ def test_calibrate_start_must_be_a_draws_file(tmp_path: Path) -> None:
     assert "--start" in res.output and "draws.csv" in res.output
 
 
+def test_calibrate_push_roughness_must_not_be_negative() -> None:
+    res = runner.invoke(app, ["calibrate", "--push-roughness", "-1"])
+    assert res.exit_code == 2
+    assert "--push-roughness" in res.output and "greater than or equal" in res.output
+
+
 def test_calibrate_end_must_be_a_forecast_origin() -> None:
     res = runner.invoke(app, ["calibrate", "--end", "2020-12-31"])
     assert res.exit_code == 2

@@ -63,3 +63,53 @@ def test_push_holds_the_last_half_years_mean_departures_beyond_the_data() -> Non
     late = base[-200:]
     np.testing.assert_allclose(late, np.exp(held), rtol=1e-9)
     assert held > np.mean(levels[-2:]) + 0.5  # the geometric mean would sit far lower
+
+
+def test_visa_free_nationalities_fly_in_until_mexico_requires_visas() -> None:
+    """The route shares follow the visa lever day by day: Venezuelans fly in (95%) until
+    2022-01-20 and cross the Darien from 2022-01-21; Ecuadorians switch on 2021-09-04 to half
+    by the Darien; Colombians fly throughout; Guatemalans never fly nor cross the Darien."""
+    from corridor.api import prepare
+    from corridor.engine.sim import Simulation
+    from corridor.model.registry import PHASES
+
+    scn = prepare({"name": "routes", "end": "2022-12-31", "decision_date": "2022-12-31"})
+    dep = Simulation(scn, list(PHASES)).module("departure")
+    day = {
+        d: (pd.Timestamp(d) - pd.Timestamp("2019-10-01")).days
+        for d in ("2021-09-03", "2021-09-04", "2022-01-20", "2022-01-21")
+    }
+    ve, ec, co, gt = (NAT[n] for n in ("venezuela", "ecuador", "colombia", "guatemala"))
+    air, dar = dep.air_p, dep.darien_p
+    assert air[day["2022-01-20"], ve] == pytest.approx(0.95)
+    assert dar[day["2022-01-20"], ve] == pytest.approx(0.05)
+    assert (air[day["2022-01-21"], ve], dar[day["2022-01-21"], ve]) == (0.0, 1.0)
+    assert air[day["2021-09-03"], ec] == pytest.approx(0.95)
+    assert (air[day["2021-09-04"], ec], dar[day["2021-09-04"], ec]) == (0.0, 0.5)
+    assert (air[:, co] == pytest.approx(0.95)) and (dar[:, co] == pytest.approx(0.05))
+    assert (air[:, gt] == 0).all() and (dar[:, gt] == 0).all()
+    assert (air[:, NAT["mexico"]] == 0).all()
+    assert ((air + dar) <= 1.0 + 1e-12).all()
+
+
+def test_people_flying_in_skip_the_darien_and_the_southern_border() -> None:
+    """With Venezuelans visa-free all along, 5% of their departures take the Darien (the
+    share not flying) against all of them with visas, and almost none are caught at
+    Tapachula. Compared as ratios of the two runs: those still on the road at the end (the
+    same share in both) cancel."""
+    import corridor
+
+    spec = {"name": "visa", "start": "2022-03-01", "end": "2022-08-31", "scale": 50}
+    spec["decision_date"] = "2022-08-31"
+    share, south = {}, {}
+    for free in ([], ["venezuela"]):
+        pol = [{"from": "2022-03-01", "set": {"mexico.visa_free_nationalities": free}}]
+        f = corridor.run({**spec, "policies": pol}, draw=None)["flows"]
+        f = f.sel(nationality="venezuela").sum("time")
+        left = float(f.sel(flow="departures").sum())
+        assert left > 50_000
+        share[bool(free)] = float(f.sel(flow="darien_crossings").sum()) / left
+        south[bool(free)] = float(f.sel(flow="mexico_apprehensions", place="tapachula"))
+    assert share[False] > 0.6  # with visas: everyone who reached Panama by the end
+    assert 0.03 < share[True] / share[False] < 0.075  # 0.05, binomial noise
+    assert south[True] < 0.15 * south[False]  # 0.05 of them reach Tapachula

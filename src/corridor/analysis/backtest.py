@@ -72,6 +72,29 @@ def in_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
     return out
 
 
+def darien_table(members: list[xr.Dataset]) -> pd.DataFrame:
+    """Panama's Darien counts (months, years, year-to-date, 2022 by nationality) against the
+    ensemble: median and 5-95%, and the ratio of the median to the count."""
+    j = median_join(members)
+    m = j[j.target.isin(("darien_crossings_month", data_targets.DARIEN_PERIODS))]
+    m = m.sort_values(["target", "period_start", "category"])  # months, then periods
+    month = m.target == "darien_crossings_month"
+    return pd.DataFrame(
+        {
+            "period": np.where(
+                month,
+                m.period_start.dt.strftime("%Y-%m"),
+                m.period_start.dt.strftime("%Y-%m") + " .. " + m.category.astype(str),
+            ),
+            "observed": m.obs.to_numpy(float),
+            "simulated": m.sim.to_numpy(float),
+            "sim_5pct": m.lo.to_numpy(float),
+            "sim_95pct": m.hi.to_numpy(float),
+            "ratio": (m.sim / m.obs).to_numpy(float),
+        }
+    )
+
+
 def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
     """The months whose re-encounter rate CBP published (percent of the month's encounters
     with an encounter in the previous twelve months) against the ensemble: median and 5-95%.

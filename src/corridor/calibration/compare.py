@@ -59,6 +59,7 @@ def simulated_targets(ds: xr.Dataset) -> pd.DataFrame:
     sec = sectors.resample(time="MS").sum().to_pandas()
     parts.append(_rows(sec, "usbp_sw_by_sector", "sector"))
     parts.append(_period_rows(ds, months, total))
+    parts.append(_darien_rows(ds))
     out = pd.concat(parts, ignore_index=True)
     out["period_start"] = pd.to_datetime(out["period_start"])
     out["period_end"] = pd.to_datetime(out["period_end"])
@@ -100,6 +101,24 @@ def _period_rows(ds: xr.Dataset, months: pd.DatetimeIndex, total: pd.Series) -> 
     df["dimension"] = "total"
     df["category"] = "all"
     return df
+
+
+def _darien_rows(ds: xr.Dataset) -> pd.DataFrame:
+    """Darien crossings by month (all nationalities) and over each period Panama reported
+    (``data.targets.darien_periods``) that the run covers whole."""
+    f = ds["flows"].sel(flow="darien_crossings").sum("place").resample(time="MS").sum()
+    by_nat = f.to_pandas()
+    total = by_nat.sum(axis=1)
+    rows = [("darien_crossings_month", "all", m, m, float(v)) for m, v in total.items()]
+    first, last = total.index.min(), total.index.max()
+    for r in data_targets.darien_periods().itertuples():
+        if r.period_start < first or r.period_end > last:
+            continue
+        span = by_nat.loc[r.period_start : r.period_end]
+        v = span.to_numpy().sum() if r.nationality == "all" else span[r.nationality].sum()
+        rows.append((data_targets.DARIEN_PERIODS, r.category, r.period_start, r.period_end, v))
+    df = pd.DataFrame(rows, columns=["target", "category", "period_start", "period_end", "value"])
+    return df.assign(dimension="total", value=df["value"].astype(float))
 
 
 def joined(ds: xr.Dataset, observed: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -34,6 +34,7 @@ SIGMA_T42_REL = 0.08  # Title 42 total, relative (SEGOB vs CBP definitions diffe
 # which no encounter series pins down, within what was reported.
 WAITING_DEC2023 = 60_000.0
 SIGMA_WAITING_LOG = 0.5
+DARIEN_TARGETS = ("darien_crossings_month", data_targets.DARIEN_PERIODS)
 MONTHLY_TARGETS = (
     "sw_by_component",
     "sw_by_title",
@@ -92,8 +93,9 @@ def log_likelihood(j: pd.DataFrame) -> float:
 
     Each family of monthly series has residuals r = log(sim + 30) - log(obs + 30), Gaussian
     with an unknown structural error sigma that is profiled out (sigma^2 = mean r^2, so the
-    term is -n/2 log mean r^2): the data, not a guess, say how well the model can fit. The two
-    period facts enter with their stated errors.
+    term is -n/2 log mean r^2): the data, not a guess, say how well the model can fit. Panama's
+    Darien counts (``DARIEN_TARGETS``) are one more such family: they pin how many of those
+    who reach the border set out. The two period facts enter with their stated errors.
     """
     ll = 0.0
     scored = pd.to_datetime(j.period_start) >= push_fit.SPIN_UP_END
@@ -102,6 +104,11 @@ def log_likelihood(j: pd.DataFrame) -> float:
         r = np.log(m.sim.to_numpy(float) + 30.0) - np.log(m.obs.to_numpy(float) + 30.0)
         if r.size:
             ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))
+    # Panama's Darien counts (months, years, 2022 by nationality) as one more family.
+    m = j[j.target.isin(DARIEN_TARGETS)]
+    r = np.log(m.sim.to_numpy(float) + 30.0) - np.log(m.obs.to_numpy(float) + 30.0)
+    if r.size:
+        ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))
     facts = j.set_index("target")["sim"]
     obs = j.set_index("target")["obs"]
     key = "sw_reencounter_rate_pct_fy2021"
@@ -126,9 +133,16 @@ class Objective:
     """log posterior of theta; remembers the push knots of the best point for warm starts."""
 
     def __init__(
-        self, end: str, scale: int, seed: int, iterations: int, start: np.ndarray | None = None
+        self,
+        end: str,
+        scale: int,
+        seed: int,
+        iterations: int,
+        start: np.ndarray | None = None,
+        roughness: float | None = None,
     ) -> None:
         self.end = end
+        self.roughness = roughness
         self.scale = scale
         self.seed = seed
         self.iterations = iterations
@@ -138,7 +152,7 @@ class Objective:
         # from curves close to their own (each evaluation runs only ``iterations`` steps).
         params = None if start is None else as_params(start)
         self.knots = push_fit.fit_push(
-            iterations=4, scale=scale, seed=seed, end=end, parameters=params
+            iterations=4, scale=scale, seed=seed, end=end, parameters=params, roughness=roughness
         )
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, pd.DataFrame | None]:
@@ -152,6 +166,7 @@ class Objective:
             parameters=params,
             end=self.end,
             start_knots=self.knots,
+            roughness=self.roughness,
         )
         ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
         ll = log_likelihood(compare.joined(ds, self.observed)) + waiting_log_prior(ds)
@@ -236,13 +251,14 @@ def run_mcmc(
     optimize_evals: int = 250,
     report_opt: Callable[[int, float], None] | None = None,
     start: np.ndarray | None = None,
+    roughness: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Find the MAP (Nelder-Mead), then sample around it with emcee; returns
     (chain [steps, walkers, k], log_prob [steps, walkers], mean acceptance fraction)."""
     import emcee
 
     start = start_point() if start is None else np.asarray(start, float)
-    obj = Objective(end, scale, seed, iterations, start)
+    obj = Objective(end, scale, seed, iterations, start, roughness)
     rng = np.random.default_rng(seed)
     start = optimize(obj, optimize_evals, report_opt, start)
     width = np.array([f.hi - f.lo for f in FREE])

@@ -26,6 +26,12 @@ FIT_END = "2023-12-31"
 # near-empty month otherwise outweighed all others in the likelihood and pushed the fit away
 # from anything that slows the first weeks' crossings.
 SPIN_UP_END = pd.Timestamp("2019-12-01")
+# Weight of the penalty on each nationality's quarter-to-quarter change of slope in log push
+# (a Whittaker smooth after each update). Without it the knots swing x10-x40 between quarters
+# exactly at policy dates (Venezuela 344 -> 31 at the Oct 2022 Title 42 extension) and the
+# push, not the behavioural parameters, absorbs each policy's effect. Chosen on the 2022
+# forecast from a fit through 2021 (docs/calibration.md, "A smooth push").
+PUSH_ROUGHNESS = 0.0
 
 
 def simulated_by_nationality(ds) -> pd.DataFrame:
@@ -44,8 +50,12 @@ def fit_push(
     report: Callable[[int, float], None] | None = None,
     end: str = FIT_END,
     start_knots: pd.DataFrame | None = None,
+    roughness: float | None = None,
 ) -> pd.DataFrame:
-    """Iterate the push knots towards the observed monthly encounters; returns the knots."""
+    """Iterate the push knots towards the observed monthly encounters; returns the knots.
+    ``roughness`` (default ``PUSH_ROUGHNESS``) smooths each nationality's curve after each
+    update; 0 leaves every quarter free."""
+    lam = PUSH_ROUGHNESS if roughness is None else float(roughness)
     obs = inputs.encounters_by_nationality()
     obs = obs[obs.index <= pd.Timestamp(end)]
     knots = inputs.initial_push_knots(end=end) if start_knots is None else start_knots.copy()
@@ -57,7 +67,7 @@ def fit_push(
         wape = float((sim.sum(axis=1) - obs.sum(axis=1)).abs().sum() / obs.sum(axis=1).sum())
         if report is not None:
             report(it, wape)
-        knots = _update(knots, ratio, damping)
+        knots = smooth(_update(knots, ratio, damping), lam)
     return knots
 
 
@@ -91,6 +101,27 @@ def _update(knots: pd.DataFrame, ratio: pd.DataFrame, damping: float) -> pd.Data
         sel = ratio.loc[(months >= lo) & (months <= hi), row.nationality]
         if len(sel):
             out.loc[i, "log_push"] += damping * float(np.log(sel).mean())
+    return out
+
+
+def whittaker(y: np.ndarray, lam: float) -> np.ndarray:
+    """The Whittaker smooth of ``y``: argmin_z |y - z|^2 + lam |D2 z|^2, with D2 the second
+    differences (a straight line passes unchanged; lam = 0 returns ``y``)."""
+    n = len(y)
+    if lam <= 0 or n < 3:
+        return np.asarray(y, float).copy()
+    d2 = np.diff(np.eye(n), n=2, axis=0)
+    return np.linalg.solve(np.eye(n) + lam * d2.T @ d2, np.asarray(y, float))
+
+
+def smooth(knots: pd.DataFrame, lam: float) -> pd.DataFrame:
+    """Each nationality's log push knots, in time order, replaced by their Whittaker smooth."""
+    if lam <= 0:
+        return knots
+    out = knots.copy()
+    for _, idx in out.groupby("nationality").groups.items():
+        rows = out.loc[idx].sort_values("knot").index
+        out.loc[rows, "log_push"] = whittaker(out.loc[rows, "log_push"].to_numpy(float), lam)
     return out
 
 

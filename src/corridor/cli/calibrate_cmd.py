@@ -72,6 +72,14 @@ def calibrate(
             "(parameters it lacks start at their defaults)"
         ),
     ] = None,
+    push_roughness: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight of the smoothness penalty on each nationality's log push curve "
+            "(0: every quarter free; default calibration.push_fit.PUSH_ROUGHNESS)",
+        ),
+    ] = None,
 ) -> None:
     """Fit push curves and behavioural parameters; save posterior draws into the package."""
     import pandas as pd
@@ -81,6 +89,7 @@ def calibrate(
     if end not in ENDS:
         console.print(f"[red]error:[/] --end {end}: expected one of {', '.join(ENDS)}")
         raise typer.Exit(2)
+    roughness = push_fit.PUSH_ROUGHNESS if push_roughness is None else push_roughness
     if walkers is None:
         walkers = 2 * len(fit.FREE)
     if walkers < 2 * len(fit.FREE):
@@ -111,6 +120,7 @@ def calibrate(
             report=_reporter(bar, task, "MCMC step", "best logp {:.1f}", 1),
             report_opt=_reporter(bar, opt, "Nelder-Mead evaluation", "logp {:.1f}", 25),
             start=theta0,
+            roughness=roughness,
         )
         chosen, lps = fit.select_draws(chain, log_prob, draws)
         task2 = bar.add_task("push curves per draw", total=len(chosen), note="")
@@ -118,7 +128,11 @@ def calibrate(
         for i, theta in enumerate(chosen):
             knots.append(
                 push_fit.fit_push(
-                    iterations=5, scale=scale // 2 or 1, parameters=fit.as_params(theta), end=end
+                    iterations=5,
+                    scale=scale // 2 or 1,
+                    parameters=fit.as_params(theta),
+                    end=end,
+                    roughness=roughness,
                 )
             )
             bar.update(task2, completed=i + 1)
@@ -132,6 +146,7 @@ def calibrate(
         "acceptance": round(acceptance, 3),
         "free": [f.key for f in fit.FREE],
         "optimize_evals": optimize_evals,
+        "push_roughness": roughness,
         "start": None if start is None else str(start),
     }
     fit.save_posterior(chosen, lps, knots, posterior.folder(name), meta)
@@ -176,6 +191,9 @@ def backtest(
     rates = bt.reencounter_table(members_in)
     _print(rates, "Re-encounter rates in the months CBP published them (reported, not fitted)")
     result["reencounter_months"] = rates.to_dict(orient="records")
+    darien = bt.darien_table(members_in)
+    _print(darien, "Darien crossings: Panama's counts (periods: first month .. who to last)")
+    result["darien"] = darien.to_dict(orient="records")
     for year, members in sorted(members_out.items(), reverse=True):
         title = f"Out of sample: calibrated through Dec {year}, forecast of {year + 1}"
         months = bt.forecast_table(members, year + 1)  # ETS and ARIMA fitted once

@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from corridor.data import cbp, context, ohss
-from corridor.model.places import NATIONALITIES, SECTORS
+from corridor.model.places import DARIEN_NATIONALITIES, NATIONALITIES, SECTORS
 
 WINDOW_START = pd.Timestamp("2019-10-01")
 WINDOW_END = pd.Timestamp("2023-12-01")
@@ -51,7 +51,16 @@ CONTEXT_FACTS: dict[str, tuple[str, str]] = {
 # Monthly facts from context/monthly-facts.csv, one row per month the series has: target
 # name -> series. CBP's press releases gave the share of a month's encounters whose person had
 # been encountered in the previous twelve months.
-MONTHLY_FACTS: dict[str, str] = {"sw_reencounter_rate_pct_month": "sw_reencounter_rate_pct"}
+MONTHLY_FACTS: dict[str, str] = {
+    "sw_reencounter_rate_pct_month": "sw_reencounter_rate_pct",
+    "darien_crossings_month": "darien_crossings",
+}
+# Panama's counts of people crossing the Darien (context/period-facts.csv): years, year-to-date
+# and 2022 by nationality, as one target whose category is "<who> to <last month>" (several
+# periods start in the same month). Not encounters: they pin how many of the South Americans,
+# Haitians and others who reach the border set out, which encounters alone do not.
+DARIEN_PERIODS = "darien_crossings_period"
+DARIEN_PREFIX = "darien_crossings_"
 
 
 def months() -> pd.DatetimeIndex:
@@ -80,6 +89,7 @@ def calibration_targets(sw: pd.DataFrame | None = None) -> pd.DataFrame:
     parts.append(_monthly(sector, "usbp_sw_by_sector", "sector", SECTORS, OHSS_SOURCE))
     parts.append(_period_facts(sw))
     parts.append(_monthly_facts())
+    parts.append(_darien_periods())
     return pd.concat(parts, ignore_index=True)[list(TARGET_COLUMNS)]
 
 
@@ -184,6 +194,35 @@ def _monthly_facts() -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True).assign(dimension="total", category="all")
+
+
+def darien_periods() -> pd.DataFrame:
+    """Darien period facts inside the window: category ("<who> to YYYY-MM"), nationality
+    ("all" or one), period_start, period_end, value, source."""
+    known = context.read_period_facts()
+    rows = known[known["series"].str.startswith(DARIEN_PREFIX)]
+    rows = rows[(rows["period_start"] >= WINDOW_START) & (rows["period_end"] <= WINDOW_END)]
+    who = rows["series"].str.removeprefix(DARIEN_PREFIX)
+    who = who.where(who.isin(NATIONALITIES), "all")
+    # The model routes Cubans by air to Nicaragua, never through the Darien (5,961 did in
+    # 2022, ~3% of Cuban encounters): their row is not a target.
+    keep = (who == "all") | who.isin(DARIEN_NATIONALITIES)
+    rows, who = rows[keep], who[keep]
+    return pd.DataFrame(
+        {
+            "category": who + " to " + rows["period_end"].dt.strftime("%Y-%m"),
+            "nationality": who,
+            "period_start": rows["period_start"],
+            "period_end": rows["period_end"],
+            "value": rows["value"].astype(float),
+            "source": rows["source"],
+        }
+    ).reset_index(drop=True)
+
+
+def _darien_periods() -> pd.DataFrame:
+    rows = darien_periods().drop(columns="nationality")
+    return rows.assign(target=DARIEN_PERIODS, dimension="period")
 
 
 def _to_array(frame: pd.DataFrame) -> xr.DataArray:

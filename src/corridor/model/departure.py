@@ -63,7 +63,8 @@ class DeparturePack(NamedTuple):
     parole_agents: np.ndarray  # [day, nat] int32
     demo_cdf: np.ndarray  # [fiscal year, nat, demographic]
     fy: np.ndarray  # [day] int64
-    darien_p: np.ndarray  # [nat]
+    darien_p: np.ndarray  # [day, nat] share of departures by the Darien
+    air_p: np.ndarray  # [day, nat] share flying into Mexico (visa-free)
     mem_in: np.ndarray  # [nat] state
     mem_all: np.ndarray  # [nat] state
     let_in: np.ndarray  # [day, nat] state
@@ -74,6 +75,7 @@ class DeparturePack(NamedTuple):
     scale: float
     days_south: float
     days_darien: float
+    days_air: float
     days_mexico: float
     spread: float
     lag_days: int
@@ -105,7 +107,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            1.95,
+            1.97,
             "1/share",
             0.0,
             20.0,
@@ -114,7 +116,7 @@ class Departure(Module):
         ),
         Param(
             "origin_deterrence",
-            0.391,
+            0.301,
             "d log departures / d announced change in severity",
             0.0,
             20.0,
@@ -134,7 +136,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            39.0,
+            41.8,
             "days",
             0.0,
             365.0,
@@ -143,7 +145,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            164.0,
+            168.0,
             "days",
             1.0,
             730.0,
@@ -244,7 +246,7 @@ class Departure(Module):
         ),
         Param(
             "redeparture_per_day",
-            0.00349,
+            0.00362,
             "per day",
             0.0,
             0.05,
@@ -264,6 +266,39 @@ class Departure(Module):
             1.0,
             "estimate: extra-continental share of 'other' (Panama SNM 2023)",
             range=(0.2, 0.5),
+        ),
+        Param(
+            "air_share_visa_free",
+            0.95,
+            "share of departures",
+            0.0,
+            1.0,
+            "estimate: while visa-free, Venezuelans and Ecuadorians flew in (SEGOB via La "
+            "Jornada 2022-01-23: 145,621 Venezuelans and 121,649 Ecuadorians entered Mexico by "
+            "air in 2021), and the Darien counted only 1,009-5,818 people a month of all "
+            "nationalities in Jan-Apr 2021 (monthly-facts.csv darien_crossings)",
+            range=(0.85, 1.0),
+        ),
+        Param(
+            "days_air_route",
+            5.0,
+            "days",
+            1.0,
+            30.0,
+            "estimate: a flight to Mexico City or Cancun, then north by bus like Mexicans "
+            "(days_mexico_to_border 4)",
+            range=(3.0, 10.0),
+        ),
+        Param(
+            "darien_share_ecuador",
+            0.5,
+            "share of departures not flying in",
+            0.0,
+            1.0,
+            "estimate: 29,356 Ecuadorians crossed the Darien in 2022 (period-facts.csv) against "
+            "57,100 Border Patrol encounters of Ecuadorians (OHSS); the rest fly to Central "
+            "America and go on by land",
+            range=(0.3, 0.8),
         ),
         Param("days_to_south_border", 5.0, "days", 1.0, 60.0, "places.ROUTES: origin->tapachula"),
         Param(
@@ -293,8 +328,7 @@ class Departure(Module):
         self.push = inputs.push_daily(scn.start, sim.n_days, sim.push_knots)  # people/day
         self.demo_cdf = np.cumsum(inputs.demographic_shares(sim.data_end), axis=2)
         self.fy = fiscal_year_index(scn)
-        self.darien_p = np.array([1.0 if n in DARIEN_NATIONALITIES else 0.0 for n in NATIONALITIES])
-        self.darien_p[NAT["other"]] = self.p["darien_share_other"]
+        self.darien_p, self.air_p = self.routes()
         let_in = self.p["initial_share_let_in"]
         self.mem_in = np.full(len(NATIONALITIES), let_in)
         self.mem_all = np.ones(len(NATIONALITIES))
@@ -327,6 +361,7 @@ class Departure(Module):
             c(self.demo_cdf, dtype=np.float64),
             c(self.fy, dtype=np.int64),
             c(self.darien_p, dtype=np.float64),
+            c(self.air_p, dtype=np.float64),
             self.mem_in,
             self.mem_all,
             self.let_in,
@@ -337,6 +372,7 @@ class Departure(Module):
             float(self.sim.scale),
             float(p["days_to_south_border"]),
             float(p["days_darien_route"]),
+            float(p["days_air_route"]),
             float(p["days_mexico_to_border"]),
             float(p["travel_time_spread"]),
             int(p["pull_lag_days"]),
@@ -396,6 +432,18 @@ class Departure(Module):
             mult *= np.maximum(dip, 0.0)[:, None]
         return mult
 
+    def routes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Shares of departures [day, nat] by the Darien and by air. Visa-free nationalities
+        fly in (``air_share_visa_free``); the rest of those who must cross the Darien do so,
+        and everyone else goes by land to Tapachula. Mexicans are routed apart (spawn)."""
+        base = np.array([1.0 if n in DARIEN_NATIONALITIES else 0.0 for n in NATIONALITIES])
+        base[NAT["other"]] = self.p["darien_share_other"]
+        base[NAT["ecuador"]] = self.p["darien_share_ecuador"]
+        free = self.sim.lever_over("mexico.visa_free_nationalities", NATIONALITIES) > 0
+        air = free * self.p["air_share_visa_free"]
+        air[:, NAT["mexico"]] = 0.0
+        return (1.0 - air) * base[None, :], air
+
     def paroles(self) -> np.ndarray:
         """Paroles per day by nationality (people) [day, nat], shared among the eligible."""
         sim = self.sim
@@ -450,13 +498,17 @@ def spawn_nb(
     seed,
     demo_cdf,
     darien_p,
+    air_p,
     days_south,
     days_darien,
+    days_air,
     days_mexico,
     spread,
     ppl,
 ):
-    """Append new departures: identity, demographic, route and arrival day for each."""
+    """Append new departures: identity, demographic, route and arrival day for each. One
+    uniform picks the route: the Darien below ``darien_p``, the air above it up to
+    ``darien_p + air_p``, else by land to Tapachula."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
@@ -485,10 +537,17 @@ def spawn_nb(
                 place[i] = 255  # city chosen on the way (transit module)
                 t_next[i] = day + max(1, int(days_mexico * np.exp(spread * z)))
             else:
+                u = uniform_nb(k_route, u_id)
+                if u >= darien_p[n] and u < darien_p[n] + air_p[n]:  # flies in: as Mexicans
+                    state[i] = pp.MEXICO_TRANSIT
+                    place[i] = 255
+                    t_next[i] = day + max(1, int(days_air * np.exp(spread * z)))
+                    i += 1
+                    continue
                 state[i] = pp.TRAVEL_SOUTH
                 place[i] = 0
                 days = days_south
-                if uniform_nb(k_route, u_id) < darien_p[n]:
+                if u < darien_p[n]:
                     flags[i] = pp.DARIEN
                     days = days_darien
                 t_next[i] = day + max(1, int(days * np.exp(spread * z)))
@@ -644,9 +703,11 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
         day,
         seed,
         pk.demo_cdf[pk.fy[day]],
-        pk.darien_p,
+        pk.darien_p[day],
+        pk.air_p[day],
         pk.days_south,
         pk.days_darien,
+        pk.days_air,
         pk.days_mexico,
         pk.spread,
         ppl,

@@ -90,7 +90,7 @@ class Processing(Module):
     PARAMS = (
         Param(
             "t42_adult_share",
-            0.993,
+            0.995,
             "share of single adults expelled until March 2022",
             0.0,
             1.0,
@@ -100,7 +100,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share",
-            0.72,
+            0.734,
             "share of family members expelled until January 2021",
             0.0,
             1.0,
@@ -110,7 +110,7 @@ class Processing(Module):
         ),
         Param(
             "t42_adult_share_late",
-            0.825,
+            0.838,
             "share of single adults expelled from April 2022",
             0.0,
             1.0,
@@ -121,7 +121,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share_late",
-            0.282,
+            0.295,
             "share of family members expelled from February 2021",
             0.0,
             1.0,

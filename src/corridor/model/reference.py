@@ -224,8 +224,10 @@ def spawn_numpy(
     seed: int,
     demo_cdf: np.ndarray,
     darien_p: np.ndarray,
+    air_p: np.ndarray,
     days_south: float,
     days_darien: float,
+    days_air: float,
     days_mexico: float,
     spread: float,
     ppl: People,
@@ -246,10 +248,13 @@ def spawn_numpy(
     ge = u[:, None] >= demo_cdf[a, :3]
     d = np.where(ge.all(axis=1), 3, np.argmin(ge, axis=1))
     z = normal(day_key(seed, STREAM["travel_time"], day), u_id)
-    darien = uniforms(day_key(seed, STREAM["departure_darien"], day), u_id) < darien_p[a]
+    u_route = uniforms(day_key(seed, STREAM["departure_darien"], day), u_id)
     mexican = a == 0
-    darien &= ~mexican
-    days = np.where(mexican, days_mexico, np.where(darien, days_darien, days_south))
+    darien = (u_route < darien_p[a]) & ~mexican
+    air = (u_route >= darien_p[a]) & (u_route < darien_p[a] + air_p[a]) & ~mexican
+    north = mexican | air  # straight into Mexico, city chosen on the way
+    days = np.where(mexican, days_mexico, np.where(air, days_air, days_south))
+    days = np.where(darien, days_darien, days)
     trip = np.maximum(1, (days * np.exp(spread * z)).astype(np.int64))
 
     uid[sl] = u_id
@@ -262,8 +267,8 @@ def spawn_numpy(
     t_last[sl] = -1
     t_cbp[sl] = -1
     t_state[sl] = day
-    state[sl] = np.where(mexican, pp.MEXICO_TRANSIT, pp.TRAVEL_SOUTH)
-    place[sl] = np.where(mexican, 255, 0)
+    state[sl] = np.where(north, pp.MEXICO_TRANSIT, pp.TRAVEL_SOUTH)
+    place[sl] = np.where(north, 255, 0)
     t_next[sl] = (day + trip).astype(np.int16)
 
 

@@ -85,7 +85,7 @@ class Staging(Module):
         ),
         Param(
             "recrosser_deterrence",
-            1.44,
+            1.37,
             "d log re-crossing hazard / d expected severity",
             0.0,
             20.0,
@@ -97,7 +97,7 @@ class Staging(Module):
         ),
         Param(
             "deterred_give_up_per_day",
-            0.107,
+            0.115,
             "1/day at full deterrence",
             0.0,
             1.0,
@@ -109,29 +109,29 @@ class Staging(Module):
         ),
         Param(
             "announcement_fade_days",
-            355.0,
+            357.0,
             "days",
             1.0,
             730.0,
-            "calibration (MAP 355); after a policy change, what people hear of outcomes "
+            "calibration (MAP 357); after a policy change, what people hear of outcomes "
             "replaces what was announced (the Venezuelan return in Sep 2023 under the same "
             "parole and take-back rules that held them back in Jan 2023)",
             range=(14.0, 180.0),
         ),
         Param(
             "expulsion_weight",
-            0.542,
+            0.57,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.542); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.57); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
-            0.159,
+            0.157,
             "1/day",
             0.0,
             1.0,
@@ -140,7 +140,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_registered",
-            0.0124,
+            0.00805,
             "1/day",
             0.0,
             1.0,
@@ -149,7 +149,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_expulsion",
-            0.039,
+            0.0437,
             "1/day",
             0.0,
             1.0,
@@ -158,7 +158,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_return",
-            0.037,
+            0.0358,
             "1/day",
             0.0,
             1.0,
@@ -167,7 +167,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day",
-            0.0111,
+            0.0114,
             "1/day",
             0.0,
             1.0,
@@ -178,7 +178,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day_after_expulsion",
-            0.0799,
+            0.0847,
             "1/day",
             0.0,
             1.0,
@@ -190,7 +190,7 @@ class Staging(Module):
         ),
         Param(
             "register_per_day",
-            0.176,
+            0.184,
             "1/day",
             0.0,
             1.0,

@@ -41,6 +41,10 @@ EFFECT_PARAMS: dict[str, tuple[str, ...]] = {
         "staging.cross_per_day_after_expulsion",
         "staging.give_up_per_day_after_expulsion",
     ),
+    "mexico.visa_free_nationalities": (
+        "departure.air_share_visa_free",
+        "departure.days_air_route",
+    ),
     "mexico.southern_enforcement": (
         "transit.south_apprehension_prob",
         "transit.inm_capacity_per_day",

@@ -85,6 +85,28 @@ LEVERS: tuple[Lever, ...] = (
         defaults={"mexico": 1.0, "guatemala": 1.0, "honduras": 1.0, "el_salvador": 1.0},
     ),
     Lever(
+        "mexico.visa_free_nationalities",
+        "list of nationalities",
+        0.0,
+        0.0,
+        1.0,
+        "gob.mx SRE 2021-08-20 (visa for Ecuadorians from 2021-09-04, "
+        "https://www.gob.mx/sre/prensa/mexico-temporarily-suspends-visa-exemption-for-citizens-"
+        "of-ecuador); DOF 2022-01-06 (visa for Venezuelans from 2022-01-21, "
+        "https://www.mondaq.com/mexico/employee-rights-labour-relations/1150468/); Colombians "
+        "visa-free throughout 2019-2023",
+        "Nationalities that may fly into Mexico without a visa: a share "
+        "(`departure.air_share_visa_free`) of their departures fly in and travel north from "
+        "there (no Darien, no southern border), the rest go by land. Only the route changes: "
+        "the fall in departures that followed past impositions is in the fitted push curves, "
+        "not in this lever.",
+        "removing a nationality sends its migrants through the Darien and Tapachula: later "
+        "arrivals, more Darien crossings and southern-border apprehensions",
+        kind="nationalities",
+        per=NATIONALITIES,
+        defaults={"venezuela": 1.0, "colombia": 1.0, "ecuador": 1.0},
+    ),
+    Lever(
         "mexico.southern_enforcement",
         "multiplier (1 = late-2023)",
         1.0,
