@@ -76,9 +76,9 @@ def darien_table(members: list[xr.Dataset]) -> pd.DataFrame:
     """Panama's Darien counts (months, years, year-to-date, 2022 by nationality) against the
     ensemble: median and 5-95%, and the ratio of the median to the count."""
     j = median_join(members)
-    m = j[j.target.isin(("darien_crossings_month", data_targets.DARIEN_PERIODS))]
+    m = j[j.target.isin(data_targets.DARIEN_TARGETS)]
     m = m.sort_values(["target", "period_start", "category"])  # months, then periods
-    month = m.target == "darien_crossings_month"
+    month = m.target == data_targets.DARIEN_MONTHS
     return pd.DataFrame(
         {
             "period": np.where(

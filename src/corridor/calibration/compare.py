@@ -109,7 +109,7 @@ def _darien_rows(ds: xr.Dataset) -> pd.DataFrame:
     f = ds["flows"].sel(flow="darien_crossings").sum("place").resample(time="MS").sum()
     by_nat = f.to_pandas()
     total = by_nat.sum(axis=1)
-    rows = [("darien_crossings_month", "all", m, m, float(v)) for m, v in total.items()]
+    rows = [(data_targets.DARIEN_MONTHS, "all", m, m, float(v)) for m, v in total.items()]
     first, last = total.index.min(), total.index.max()
     for r in data_targets.darien_periods().itertuples():
         if r.period_start < first or r.period_end > last:

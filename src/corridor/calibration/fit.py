@@ -34,7 +34,6 @@ SIGMA_T42_REL = 0.08  # Title 42 total, relative (SEGOB vs CBP definitions diffe
 # which no encounter series pins down, within what was reported.
 WAITING_DEC2023 = 60_000.0
 SIGMA_WAITING_LOG = 0.5
-DARIEN_TARGETS = ("darien_crossings_month", data_targets.DARIEN_PERIODS)
 MONTHLY_TARGETS = (
     "sw_by_component",
     "sw_by_title",
@@ -94,8 +93,8 @@ def log_likelihood(j: pd.DataFrame) -> float:
     Each family of monthly series has residuals r = log(sim + 30) - log(obs + 30), Gaussian
     with an unknown structural error sigma that is profiled out (sigma^2 = mean r^2, so the
     term is -n/2 log mean r^2): the data, not a guess, say how well the model can fit. Panama's
-    Darien counts (``DARIEN_TARGETS``) are one more such family: they pin how many of those
-    who reach the border set out. The two period facts enter with their stated errors.
+    Darien counts (``data.targets.DARIEN_TARGETS``) are one more such family: they pin how
+    many of those who reach the border set out. The two period facts enter with their stated errors.
     """
     ll = 0.0
     scored = pd.to_datetime(j.period_start) >= push_fit.SPIN_UP_END
@@ -105,7 +104,7 @@ def log_likelihood(j: pd.DataFrame) -> float:
         if r.size:
             ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))
     # Panama's Darien counts (months, years, 2022 by nationality) as one more family.
-    m = j[j.target.isin(DARIEN_TARGETS)]
+    m = j[j.target.isin(data_targets.DARIEN_TARGETS)]
     r = np.log(m.sim.to_numpy(float) + 30.0) - np.log(m.obs.to_numpy(float) + 30.0)
     if r.size:
         ll -= 0.5 * r.size * float(np.log(np.mean(r**2) + SIGMA_MONTHLY**2 / 100))

@@ -30,7 +30,7 @@ SPIN_UP_END = pd.Timestamp("2019-12-01")
 # (a Whittaker smooth after each update). Without it the knots swing x10-x40 between quarters
 # exactly at policy dates (Venezuela 344 -> 31 at the Oct 2022 Title 42 extension) and the
 # push, not the behavioural parameters, absorbs each policy's effect. Chosen on the 2022
-# forecast from a fit through 2021 (docs/calibration.md, "A smooth push").
+# forecast from a fit through 2021 (docs/calibration.md, "Tried and not adopted: a smooth push"): 0.
 PUSH_ROUGHNESS = 0.0
 
 

@@ -9,6 +9,8 @@ judged against, so they never enter calibration even if a user has imported them
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 import xarray as xr
 
@@ -55,12 +57,14 @@ MONTHLY_FACTS: dict[str, str] = {
     "sw_reencounter_rate_pct_month": "sw_reencounter_rate_pct",
     "darien_crossings_month": "darien_crossings",
 }
+DARIEN_MONTHS = "darien_crossings_month"
 # Panama's counts of people crossing the Darien (context/period-facts.csv): years, year-to-date
 # and 2022 by nationality, as one target whose category is "<who> to <last month>" (several
 # periods start in the same month). Not encounters: they pin how many of the South Americans,
 # Haitians and others who reach the border set out, which encounters alone do not.
 DARIEN_PERIODS = "darien_crossings_period"
 DARIEN_PREFIX = "darien_crossings_"
+DARIEN_TARGETS = (DARIEN_MONTHS, DARIEN_PERIODS)
 
 
 def months() -> pd.DatetimeIndex:
@@ -198,7 +202,13 @@ def _monthly_facts() -> pd.DataFrame:
 
 def darien_periods() -> pd.DataFrame:
     """Darien period facts inside the window: category ("<who> to YYYY-MM"), nationality
-    ("all" or one), period_start, period_end, value, source."""
+    ("all" or one), period_start, period_end, value, source. Read once (every calibration
+    evaluation compares a run with them); callers get a copy."""
+    return _darien_periods_read().copy()
+
+
+@lru_cache(maxsize=1)
+def _darien_periods_read() -> pd.DataFrame:
     known = context.read_period_facts()
     rows = known[known["series"].str.startswith(DARIEN_PREFIX)]
     rows = rows[(rows["period_start"] >= WINDOW_START) & (rows["period_end"] <= WINDOW_END)]
