@@ -64,6 +64,44 @@ def test_knot_moves_by_the_damped_mean_log_ratio() -> None:
     np.testing.assert_allclose(out.log_push, [7.0 + 0.8 * first, 7.0 + 0.8 * second])
 
 
+def test_parole_onsets_tie_the_quarters_they_open_in() -> None:
+    """The history opens CHNV-style parole to Venezuelans on 2022-10-12 and to Cubans,
+    Haitians and Nicaraguans on 2023-01-05: those quarters' knots are tied, and a window that
+    ends before an onset ties nothing."""
+    assert push_fit.parole_ties_for("2021-12-31") == ()
+    ven = ("venezuela", pd.Timestamp("2022-10-01"))
+    assert push_fit.parole_ties_for("2022-12-31") == (ven,)
+    chn = {(n, pd.Timestamp("2023-01-01")) for n in ("cuba", "haiti", "nicaragua")}
+    assert set(push_fit.parole_ties_for("2023-12-31")) == {ven} | chn
+
+
+def test_a_tied_pair_moves_as_one_knot_on_both_quarters() -> None:
+    """A tied knot takes the value of the knot before, and the pair moves by the damped mean
+    log-ratio of the six months after the first starts (the second's three months alone
+    cannot move it); other nationalities' knots are untouched."""
+    q = pd.to_datetime(["2022-07-01", "2022-10-01"])
+    knots = pd.DataFrame(
+        {
+            "knot": np.concatenate([q, q]),
+            "nationality": ["venezuela"] * 2 + ["cuba"] * 2,
+            "log_push": [6.0, 3.0, 5.0, 4.0],
+        }
+    )
+    ties = (("venezuela", pd.Timestamp("2022-10-01")),)
+    tied = push_fit.tie(knots, ties)
+    np.testing.assert_allclose(tied.log_push, [6.0, 6.0, 5.0, 4.0])
+    months = pd.date_range("2022-08-01", "2023-01-01", freq="MS")
+    ratio = pd.DataFrame(
+        {"venezuela": np.linspace(2.0, 0.1, len(months)), "cuba": np.full(len(months), 1.0)},
+        index=months,
+    )
+    out = push_fit.tie(push_fit._update(tied, ratio, 0.8, ties), ties)
+    step = 0.8 * np.log(ratio.venezuela).mean()  # Aug-Jan: both quarters' months
+    np.testing.assert_allclose(out.log_push, [6.0 + step, 6.0 + step, 5.0, 4.0])
+    free = push_fit._update(tied, ratio, 0.8)
+    assert free.log_push[1] < out.log_push[1] - 0.5  # untied, the Q4 knot falls on its own
+
+
 def test_whittaker_keeps_lines_and_moments_and_damps_a_spike() -> None:
     """The smooth of y solves (I + lam D2'D2) z = y; D2 annihilates constants and lines, so a
     line passes unchanged and sum(z) and sum(t z) equal those of y, while a one-quarter spike
@@ -132,6 +170,9 @@ def test_objective_fits_its_first_push_curves_at_the_start_point(monkeypatch) ->
     assert seen[0]["roughness"] is None  # None: push_fit.PUSH_ROUGHNESS
     fit.Objective("2022-12-31", 200, 1, 2, roughness=3.0)
     assert seen[2]["roughness"] == 3.0
+    assert seen[2]["parole_ties"] is None  # None: push_fit.PAROLE_TIES
+    fit.Objective("2022-12-31", 200, 1, 2, parole_ties=False)
+    assert seen[3]["parole_ties"] is False
 
 
 def test_darien_targets_are_panamas_counts_model_routes_through_the_jungle() -> None:

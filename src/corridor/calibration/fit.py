@@ -139,9 +139,11 @@ class Objective:
         iterations: int,
         start: np.ndarray | None = None,
         roughness: float | None = None,
+        parole_ties: bool | None = None,
     ) -> None:
         self.end = end
         self.roughness = roughness
+        self.parole_ties = parole_ties
         self.scale = scale
         self.seed = seed
         self.iterations = iterations
@@ -151,7 +153,13 @@ class Objective:
         # from curves close to their own (each evaluation runs only ``iterations`` steps).
         params = None if start is None else as_params(start)
         self.knots = push_fit.fit_push(
-            iterations=4, scale=scale, seed=seed, end=end, parameters=params, roughness=roughness
+            iterations=4,
+            scale=scale,
+            seed=seed,
+            end=end,
+            parameters=params,
+            roughness=roughness,
+            parole_ties=parole_ties,
         )
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, pd.DataFrame | None]:
@@ -166,6 +174,7 @@ class Objective:
             end=self.end,
             start_knots=self.knots,
             roughness=self.roughness,
+            parole_ties=self.parole_ties,
         )
         ds = push_fit.run_fit_window(knots, self.scale, self.seed, params, self.end)
         ll = log_likelihood(compare.joined(ds, self.observed)) + waiting_log_prior(ds)
@@ -251,13 +260,14 @@ def run_mcmc(
     report_opt: Callable[[int, float], None] | None = None,
     start: np.ndarray | None = None,
     roughness: float | None = None,
+    parole_ties: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Find the MAP (Nelder-Mead), then sample around it with emcee; returns
     (chain [steps, walkers, k], log_prob [steps, walkers], mean acceptance fraction)."""
     import emcee
 
     start = start_point() if start is None else np.asarray(start, float)
-    obj = Objective(end, scale, seed, iterations, start, roughness)
+    obj = Objective(end, scale, seed, iterations, start, roughness, parole_ties)
     rng = np.random.default_rng(seed)
     start = optimize(obj, optimize_evals, report_opt, start)
     width = np.array([f.hi - f.lo for f in FREE])

@@ -80,6 +80,14 @@ def calibrate(
             "(0: every quarter free; default calibration.push_fit.PUSH_ROUGHNESS)",
         ),
     ] = None,
+    parole_ties: Annotated[
+        bool | None,
+        typer.Option(
+            "--parole-ties/--no-parole-ties",
+            help="Tie the push knot of the quarter a parole programme opens to a nationality "
+            "to the knot before (default calibration.push_fit.PAROLE_TIES)",
+        ),
+    ] = None,
 ) -> None:
     """Fit push curves and behavioural parameters; save posterior draws into the package."""
     import pandas as pd
@@ -90,6 +98,7 @@ def calibrate(
         console.print(f"[red]error:[/] --end {end}: expected one of {', '.join(ENDS)}")
         raise typer.Exit(2)
     roughness = push_fit.PUSH_ROUGHNESS if push_roughness is None else push_roughness
+    ties = push_fit.PAROLE_TIES if parole_ties is None else parole_ties
     if walkers is None:
         walkers = 2 * len(fit.FREE)
     if walkers < 2 * len(fit.FREE):
@@ -121,6 +130,7 @@ def calibrate(
             report_opt=_reporter(bar, opt, "Nelder-Mead evaluation", "logp {:.1f}", 25),
             start=theta0,
             roughness=roughness,
+            parole_ties=ties,
         )
         chosen, lps = fit.select_draws(chain, log_prob, draws)
         task2 = bar.add_task("push curves per draw", total=len(chosen), note="")
@@ -133,6 +143,7 @@ def calibrate(
                     parameters=fit.as_params(theta),
                     end=end,
                     roughness=roughness,
+                    parole_ties=ties,
                 )
             )
             bar.update(task2, completed=i + 1)
@@ -147,6 +158,7 @@ def calibrate(
         "free": [f.key for f in fit.FREE],
         "optimize_evals": optimize_evals,
         "push_roughness": roughness,
+        "parole_ties": ties,
         "start": None if start is None else str(start),
     }
     fit.save_posterior(chosen, lps, knots, posterior.folder(name), meta)
