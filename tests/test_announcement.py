@@ -31,13 +31,14 @@ SCN = {
 CHN_DAY = pd.Timestamp("2023-01-05")  # Title 42 extended to Cubans, Haitians, Nicaraguans
 
 
-def _sim(kappa: float, weight: float = 0.3) -> Simulation:
+def _sim(kappa: float, weight: float = 0.3, parole: float = 0.0) -> Simulation:
     scn = prepare(
         SCN,
         parameters={
             "staging.policy_deterrence": kappa,
             "staging.expulsion_weight": weight,
             "staging.deterred_give_up_per_day": 0.1,
+            "staging.parole_deterrence": parole,
         },
     )
     return Simulation(scn, list(PHASES))
@@ -77,10 +78,13 @@ def test_announced_outcomes_are_probabilities_net_of_unaccompanied_children() ->
     assert p42[_day(sim, CHN_DAY), NAT["cuba"]] > 0.5
 
 
-@pytest.mark.parametrize("kappa", [0.5, 2.0])
-def test_hazards_are_the_closed_form(kappa: float) -> None:
-    """cross_today_nb against exp(-kappa (w x announced + (1 - w) x heard)) on hand-set news."""
-    sim = _sim(kappa, weight=0.4)
+@pytest.mark.parametrize(("kappa", "parole"), [(0.5, 0.0), (2.0, 0.0), (0.5, 1.5)])
+def test_hazards_are_the_closed_form(kappa: float, parole: float) -> None:
+    """cross_today_nb against exp(-kappa (w x announced + (1 - w) x heard)) on hand-set news,
+    times exp(-kappa_parole) for every kind while a parole programme open to the nationality
+    (Venezuelans from 2022-10-12, Cubans, Haitians, Nicaraguans from 2023-01-05) is forfeited
+    by crossing."""
+    sim = _sim(kappa, weight=0.4, parole=parole)
     st = sim.module("staging")
     pk = st.pk
     rng = np.random.default_rng(3)
@@ -93,18 +97,23 @@ def test_hazards_are_the_closed_form(kappa: float) -> None:
     base = st.cross_by_nationality()
     heard = (pk.news_all - pk.news_in - 0.6 * pk.news_expelled) / pk.news_all
     start = _day(sim, CHN_DAY)
+    open_ = np.zeros((sim.n_days, n_nat))
+    open_[_day(sim, "2022-10-12") :, NAT["venezuela"]] = 1.0
+    for nat in ("cuba", "haiti", "nicaragua"):
+        open_[start:, NAT[nat]] = 1.0
     for day in (0, start - 1, start, start + 30, _day(sim, "2023-02-28")):
         e = w[day] * sev[day] + (1 - w[day]) * np.clip(heard, 0, 1)
+        g = np.exp(-parole * open_[day])
         expect = base[day].copy()
-        expect[:2, :] *= np.exp(-kappa * e)[None, :]
+        expect[:2, :] *= (np.exp(-kappa * e) * g)[None, :]
         # Re-crossers after an expulsion or a return: their own hazard and deterrence.
-        expect[2:, :] *= np.exp(-pk.kappa_recross * e)[None, :]
+        expect[2:, :] *= (np.exp(-pk.kappa_recross * e) * g)[None, :]
         got = staging.cross_today_nb(day, pk)
         np.testing.assert_allclose(got, expect, rtol=1e-12)
         # New arrivals and registrants held back give up faster, in proportion to how much
         # they are held back; re-crossers keep their own giving-up hazard.
         give = np.repeat(pk.give_up[:, None], n_nat, axis=1)
-        give[:2, :] += pk.deterred_give_up * (1.0 - np.exp(-kappa * e))[None, :]
+        give[:2, :] += pk.deterred_give_up * (1.0 - np.exp(-kappa * e) * g)[None, :]
         np.testing.assert_allclose(staging.give_up_today_nb(day, pk), give, rtol=1e-12)
 
 

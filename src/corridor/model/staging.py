@@ -66,6 +66,8 @@ class StagingPack(NamedTuple):
     kappa_recross: float
     expulsion_weight: float
     deterred_give_up: float
+    parole: np.ndarray  # [day, nat] 1 where an open parole programme covers the nationality
+    kappa_parole: float
 
 
 class Staging(Module):
@@ -82,6 +84,17 @@ class Staging(Module):
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
             range=(0.0, 6.0),
+        ),
+        Param(
+            "parole_deterrence",
+            0.0,
+            "d log crossing hazard while crossing forfeits an open parole programme",
+            0.0,
+            20.0,
+            "0: no effect beyond the severity the programme adds (policy_deterrence); being "
+            "fitted (docs/calibration.md, 'Tried: a parole-forfeiture deterrent'). Cuban and "
+            "Nicaraguan Border Patrol encounters fell to ~1% of December 2022 by February "
+            "2023 (OHSS) and stayed there",
         ),
         Param(
             "recrosser_deterrence",
@@ -278,8 +291,7 @@ class Staging(Module):
         if emergency not in self._severity:
             sim = self.sim
             proc = sim.module("processing")
-            parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
-            parole = parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]
+            parole = self.parole_open()
             if emergency:
                 sev = np.minimum(proc.announced_emergency() + parole, 1.0)
             else:
@@ -287,6 +299,13 @@ class Staging(Module):
                 sev = np.minimum(p8 + self.p["expulsion_weight"] * p42 + parole, 1.0)
             self._severity[emergency] = sev
         return self._severity[emergency].copy()
+
+    def parole_open(self) -> np.ndarray:
+        """[day, nat] 1 where a parole programme (CHNV) that crossing forfeits is open to the
+        nationality, else 0."""
+        sim = self.sim
+        parole = sim.lever_over("us.chnv_parole_nationalities", NATIONALITIES) > 0
+        return (parole & (sim.lever("us.chnv_parole_per_month") > 0)[:, None]).astype(float)
 
     @staticmethod
     def last_change(severity: np.ndarray) -> np.ndarray:
@@ -338,6 +357,8 @@ class Staging(Module):
             float(p["recrosser_deterrence"]),
             float(p["expulsion_weight"]),
             float(p["deterred_give_up_per_day"]),
+            c(self.parole_open(), dtype=np.float64),
+            float(p["parole_deterrence"]),
         )
 
     def step(self, day: int) -> None:
@@ -397,7 +418,9 @@ def cross_today_into_nb(day, pk, out, give):
     hear at the border of the last days' outcomes for their nationality (returns and
     removals count 1, expulsions ``expulsion_weight``). After an expulsion or a return, the
     kind's own hazard holds back by exp(-kappa_recross x the same expected severity): a
-    second Title 8 consequence (a five-year bar) deters more than another expulsion. Those held
+    second Title 8 consequence (a five-year bar) deters more than another expulsion. While a
+    parole programme open to the nationality is forfeited by crossing, every kind also holds
+    back by exp(-kappa_parole), which does not fade. Those held
     back do not all wait: new arrivals and registrants give up (settle in Mexico, go home, take
     a lawful pathway) at their own hazard plus ``deterred_give_up`` x (1 - exp(-kappa x
     expected severity)). While an emergency authority is on, its severity is the one
@@ -424,8 +447,9 @@ def cross_today_into_nb(day, pk, out, give):
         else:
             w, sev = pk.announced[day, a], pk.severity[day, a]
         expect = w * sev + (1.0 - w) * heard
-        f = np.exp(-pk.kappa * expect)
-        f_re = np.exp(-pk.kappa_recross * expect)
+        g = np.exp(-pk.kappa_parole * pk.parole[day, a])  # forfeiting parole: no fading
+        f = np.exp(-pk.kappa * expect) * g
+        f_re = np.exp(-pk.kappa_recross * expect) * g
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
             give[k, a] = pk.give_up[k]
