@@ -68,7 +68,7 @@ def fit_push(
     ``roughness`` (default ``PUSH_ROUGHNESS``) smooths each nationality's curve after each
     update; 0 leaves every quarter free. ``parole_ties`` (default ``PAROLE_TIES``): the knot
     of the quarter a parole programme opens to a nationality shares the previous knot's value
-    (:func:`parole_ties`)."""
+    (:func:`parole_ties_for`)."""
     lam = PUSH_ROUGHNESS if roughness is None else float(roughness)
     obs = inputs.encounters_by_nationality()
     obs = obs[obs.index <= pd.Timestamp(end)]
@@ -90,22 +90,18 @@ def fit_push(
 @cache
 def parole_ties_for(end: str) -> tuple[tuple[str, pd.Timestamp], ...]:
     """(nationality, knot) pairs up to ``end`` where the knot's quarter holds the day a
-    CHNV-style parole programme opens to the nationality (``us.chnv_parole_nationalities``
-    with ``us.chnv_parole_per_month`` > 0, from the history): each is tied to the knot
-    before it."""
-    from corridor.scenario.levers import KEY_INDEX
-    from corridor.scenario.timeline import day_dates, lever_table
+    CHNV-style parole programme opens to the nationality (``Staging.parole_open`` on the
+    history): each is tied to the knot before it."""
+    from corridor.engine.sim import Simulation
+    from corridor.model.registry import PHASES
+    from corridor.scenario.timeline import day_dates
 
     scn = _scenario(100, 0, {}, end)
-    lev = lever_table(scn)
+    open_ = Simulation(scn, list(PHASES)).module("staging").parole_open() > 0
     dates = pd.DatetimeIndex(day_dates(scn))
-    open_ = lev[:, KEY_INDEX["us.chnv_parole_per_month"]] > 0
     out = []
-    for nat in NATIONALITIES:
-        key = f"us.chnv_parole_nationalities.{nat}"
-        if key not in KEY_INDEX:
-            continue
-        on = (lev[:, KEY_INDEX[key]] > 0) & open_
+    for a, nat in enumerate(NATIONALITIES):
+        on = open_[:, a]
         for d in np.flatnonzero(on[1:] & ~on[:-1]) + 1:
             knot = dates[d].to_period("Q").start_time  # knots start calendar quarters
             if knot > inputs.FIRST_MONTH:
