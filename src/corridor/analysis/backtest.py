@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from corridor.calibration import compare
+from corridor.calibration import compare, discrepancy
 from corridor.data import targets as data_targets
 
 TARGETS = {
@@ -74,7 +74,7 @@ def in_sample_table(members: list[xr.Dataset]) -> pd.DataFrame:
 
 def darien_table(members: list[xr.Dataset]) -> pd.DataFrame:
     """Panama's Darien counts (months, years, year-to-date, 2022 by nationality) against the
-    ensemble: median and 5-95%, and the ratio of the median to the count."""
+    ensemble: median and 5-95% predictive band, and the ratio of the median to the count."""
     j = median_join(members)
     m = j[j.target.isin(data_targets.DARIEN_TARGETS)]
     m = m.sort_values(["target", "period_start", "category"])  # months, then periods
@@ -97,7 +97,8 @@ def darien_table(members: list[xr.Dataset]) -> pd.DataFrame:
 
 def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
     """The months whose re-encounter rate CBP published (percent of the month's encounters
-    with an encounter in the previous twelve months) against the ensemble: median and 5-95%.
+    with an encounter in the previous twelve months) against the ensemble: median and 5-95%
+    predictive band.
     Reported, not fitted (the FY2021 rate is the calibration's fact)."""
     j = median_join(members)
     m = j[j.target == "sw_reencounter_rate_pct_month"].sort_values("period_start")
@@ -112,14 +113,23 @@ def reencounter_table(members: list[xr.Dataset]) -> pd.DataFrame:
     )
 
 
-def median_join(members: list[xr.Dataset]) -> pd.DataFrame:
-    """Observed vs the ensemble's median for every target, with 5% and 95% quantiles."""
+def median_join(members: list[xr.Dataset], *, structural: bool = True) -> pd.DataFrame:
+    """Observed vs the ensemble's median for every target. ``lo``, ``hi``: the 5-95% posterior
+    predictive band: the members widened by the structural error their posterior's
+    calibration found (:mod:`corridor.calibration.discrepancy`; with ``structural`` off, or
+    runs without a posterior, the members' own band); ``ens_lo``, ``ens_hi``: the members'
+    own 5% and 95% quantiles."""
     sims = [compare.joined(ds) for ds in members]
     base = sims[0][["target", "dimension", "category", "period_start", "period_end", "obs"]].copy()
     vals = np.column_stack([s["sim"].to_numpy(float) for s in sims])
     base["sim"] = np.median(vals, axis=1)
-    base["lo"] = np.quantile(vals, 0.05, axis=1)
-    base["hi"] = np.quantile(vals, 0.95, axis=1)
+    base["ens_lo"] = np.quantile(vals, 0.05, axis=1)
+    base["ens_hi"] = np.quantile(vals, 0.95, axis=1)
+    name = members[0].attrs.get("posterior", "none")
+    sigma = (
+        discrepancy.row_sigmas(base, name) if structural and name != "none" else np.zeros(len(base))
+    )
+    base["lo"], base["hi"] = discrepancy.predictive_band(vals, sigma)
     return base
 
 
@@ -157,7 +167,8 @@ def benchmark_forecasts(history: pd.Series, horizon: pd.DatetimeIndex) -> dict[s
 
 
 def forecast_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
-    """``year`` month by month: observed, the ensemble's median and 5-95% band, each member,
+    """``year`` month by month: observed, the ensemble's median, its 5-95% predictive band
+    (``corridor_5pct``, ``corridor_95pct``) and the members' own (``members_*``), each member,
     and the three benchmark forecasts made from the record before ``year`` only."""
     obs = observed_total(f"{year}-12-01")
     start = pd.Timestamp(f"{year}-01-01")
@@ -167,8 +178,14 @@ def forecast_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
     )
     out = pd.DataFrame({"observed": test.to_numpy(float)}, index=test.index)
     out["corridor"] = np.median(sims, axis=1)
-    out["corridor_5pct"] = np.quantile(sims, 0.05, axis=1)
-    out["corridor_95pct"] = np.quantile(sims, 0.95, axis=1)
+    # The 90% band: the members widened by the error of the earlier calibrations' forecasts
+    # of their next year (corridor.calibration.discrepancy), not the members alone.
+    name = members[0].attrs.get("posterior", "none")
+    sigma = discrepancy.sigma_of(name, "sw_total", "forecast")
+    lo, hi = discrepancy.predictive_band(sims, np.full(len(sims), sigma))
+    out["corridor_5pct"], out["corridor_95pct"] = lo, hi
+    out["members_5pct"] = np.quantile(sims, 0.05, axis=1)
+    out["members_95pct"] = np.quantile(sims, 0.95, axis=1)
     for name, fc in benchmark_forecasts(hist, test.index).items():
         out[name] = fc.to_numpy(float)
     for k in range(sims.shape[1]):
@@ -198,8 +215,8 @@ def wape_table(f: pd.DataFrame, year: int) -> pd.DataFrame:
 
 
 def plot_forecast(f: pd.DataFrame, path: Path, title: str) -> Path:
-    """A :func:`forecast_table` drawn: observed, the model's median and 90% band, and the
-    benchmarks (Plotly)."""
+    """A :func:`forecast_table` drawn: observed, the model's median and 90% predictive band,
+    and the benchmarks (Plotly)."""
     import plotly.graph_objects as go
 
     x = list(f.index)
@@ -210,7 +227,7 @@ def plot_forecast(f: pd.DataFrame, path: Path, title: str) -> Path:
             y=list(f.corridor_95pct) + list(f.corridor_5pct[::-1]),
             fill="toself",
             line={"width": 0},
-            name="corridor 90% band",
+            name="corridor 90% predictive band",
             fillcolor="rgba(31,119,180,0.2)",
         )
     )
@@ -225,7 +242,8 @@ def plot_forecast(f: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
-    """Observed vs simulated (median and 90% band) for each category of a target (Plotly)."""
+    """Observed vs simulated (median and 90% predictive band) for each category of a target
+    (Plotly)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -241,7 +259,7 @@ def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
                 y=list(g.hi) + list(g.lo[::-1]),
                 fill="toself",
                 line={"width": 0},
-                name="90% band",
+                name="90% predictive band",
                 showlegend=r == 1,
                 fillcolor="rgba(31,119,180,0.2)",
             ),

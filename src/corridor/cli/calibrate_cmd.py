@@ -92,7 +92,7 @@ def calibrate(
     """Fit push curves and behavioural parameters; save posterior draws into the package."""
     import pandas as pd
 
-    from corridor.calibration import fit, posterior, push_fit
+    from corridor.calibration import discrepancy, fit, posterior, push_fit
 
     if end not in ENDS:
         console.print(f"[red]error:[/] --end {end}: expected one of {', '.join(ENDS)}")
@@ -163,6 +163,9 @@ def calibrate(
     }
     fit.save_posterior(chosen, lps, knots, posterior.folder(name), meta)
     posterior.load.cache_clear()
+    # The structural error of every shipped posterior: this one's fit, and the forecasts that
+    # later posteriors learn their forecast error from (corridor.calibration.discrepancy).
+    discrepancy.write_all(scale=scale)
     console.print(
         f"[green]saved[/] {len(chosen)} draws to {posterior.folder(name)} "
         f"in {meta['seconds']:.0f} s"
@@ -178,7 +181,7 @@ def backtest(
     when a posterior fitted through 2021 is shipped)."""
     import corridor
     from corridor.analysis import backtest as bt
-    from corridor.calibration import posterior
+    from corridor.calibration import discrepancy, posterior
 
     if posterior.n_draws(IN_SAMPLE) == 0:
         console.print("[red]error:[/] no posterior shipped; run `corridor calibrate` first")
@@ -200,6 +203,10 @@ def backtest(
     ins = bt.in_sample_table(members_in)
     _print(ins, "In sample, Oct 2020 - Dec 2023 (ensemble median)")
     result = {"in_sample": ins.to_dict(orient="records"), "draws": n_in, "scale": scale}
+    j = bt.median_join(members_in)
+    cover = discrepancy.coverage(j, "2020-10-01", "2023-12-01")
+    _print(cover, "Observed months inside the 90% bands, in sample (predictive; members alone)")
+    result["coverage_in_sample"] = cover.to_dict(orient="records")
     rates = bt.reencounter_table(members_in)
     _print(rates, "Re-encounter rates in the months CBP published them (reported, not fitted)")
     result["reencounter_months"] = rates.to_dict(orient="records")
@@ -213,10 +220,14 @@ def backtest(
         _print(oos, title)
         key = "out_of_sample" if year == 2022 else f"out_of_sample_{year + 1}"
         result[key] = oos.to_dict(orient="records")
+        cover = discrepancy.coverage(
+            bt.median_join(members), f"{year + 1}-01-01", f"{year + 1}-12-01"
+        )
+        _print(cover, f"Observed months of {year + 1} inside the 90% bands (forecast)")
+        result[f"coverage_{year + 1}"] = cover.to_dict(orient="records")
         bt.plot_forecast(months, out / f"forecast_{year + 1}.html", title)
         months.index = months.index.strftime("%Y-%m")
         result[f"forecast_{year + 1}_monthly"] = months.reset_index().to_dict(orient="records")
-    j = bt.median_join(members_in)
     for target, title in (
         ("sw_total", "Southwest encounters"),
         ("sw_by_citizenship_group", "By CBP citizenship group"),
