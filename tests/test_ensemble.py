@@ -60,3 +60,30 @@ def test_cli_ensemble_writes_bands(tmp_path: Path) -> None:
     m = pd.read_csv(out / "monthly.csv")
     assert {"value", "p05", "p95"} <= set(m.columns)
     assert (m.p05 <= m.value + 1e-9).all() and (m.value <= m.p95 + 1e-9).all()
+    t = pd.read_csv(out / "targets.csv")
+    assert {"month", "target", "category", "value", "p05", "p95", "sigma"} <= set(t.columns)
+
+
+def test_ensemble_targets_carry_the_structural_error(tmp_path: Path) -> None:
+    """targets.csv: CBP's monthly series for each member, their median and the predictive
+    band, each month with its family's error: the fit error to December 2023, the forecast
+    error after (corridor.calibration.discrepancy); the band holds the members' own."""
+    from corridor.analysis.ensemble import target_bands_frame
+    from corridor.calibration import discrepancy
+
+    spec = {**SCN, "start": "2023-10-01", "end": "2024-03-31", "decision_date": "2024-01-01"}
+    t = target_bands_frame(corridor.ensemble(spec, 3))
+    assert set(t.target) == {
+        "sw_total",
+        "sw_by_component",
+        "sw_by_title",
+        "sw_by_citizenship_group",
+        "usbp_sw_by_nationality",
+        "usbp_sw_by_sector",
+    }
+    assert (t.p05 <= t.value + 0.1).all() and (t.value <= t.p95 + 0.1).all()
+    assert (t.p05 <= t.members_p05 + 0.1).all() and (t.members_p95 <= t.p95 + 0.1).all()
+    for month, window in (("2023-12", "fit"), ("2024-02", "forecast")):
+        row = t[(t.month == month) & (t.target == "sw_total")].iloc[0]
+        assert row.sigma == discrepancy.sigma_of(discrepancy.posterior.FOLDER, "sw_total", window)
+    assert t[t.month == "2024-02"].sigma.gt(t[t.month == "2023-12"].sigma.to_numpy()).any()

@@ -114,3 +114,37 @@ def monthly_bands_frame(ds: xr.Dataset) -> pd.DataFrame:
     out["p05"] = g.quantile(0.05)
     out["p95"] = g.quantile(0.95)
     return out.round(1).reset_index()
+
+
+def target_bands_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """What CBP would record, month by month, for an ensemble: the monthly Southwest total,
+    by component, title and citizenship group, Border Patrol by nationality and by sector
+    (the families the calibration scores). ``value`` is the members' median; ``p05``,
+    ``p95`` the 90% posterior predictive band: the members widened by the structural error
+    of their posterior (its fit error up to the end of its data, its forecast error after;
+    :mod:`corridor.calibration.discrepancy`), ``sigma`` that error; ``members_p05``,
+    ``members_p95`` the members' own band."""
+    from corridor.calibration import compare, discrepancy
+
+    rows = []
+    for k in range(ds.sizes["draw"]):
+        t = compare.simulated_targets(ds.isel(draw=k))
+        rows.append(t[(t.period_start == t.period_end) & t.target.isin(discrepancy.FAMILIES)])
+    base = rows[0][["target", "category", "period_start", "period_end"]].reset_index(drop=True)
+    vals = np.column_stack([r["value"].to_numpy(float) for r in rows])
+    sigma = discrepancy.row_sigmas(base, ds.attrs.get("posterior", "none"))
+    lo, hi = discrepancy.predictive_band(vals, sigma)
+    out = pd.DataFrame(
+        {
+            "month": base.period_start.dt.strftime("%Y-%m"),
+            "target": base.target,
+            "category": base.category,
+            "value": np.median(vals, axis=1),
+            "p05": lo,
+            "p95": hi,
+            "sigma": sigma,
+            "members_p05": np.quantile(vals, 0.05, axis=1),
+            "members_p95": np.quantile(vals, 0.95, axis=1),
+        }
+    )
+    return out.round({"value": 1, "p05": 1, "p95": 1, "members_p05": 1, "members_p95": 1})

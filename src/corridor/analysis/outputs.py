@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from corridor.analysis.cbp_layout import cbp_frame
-from corridor.analysis.ensemble import monthly_bands_frame
+from corridor.analysis.ensemble import monthly_bands_frame, target_bands_frame
 from corridor.analysis.results import monthly_frame
 
 
@@ -82,6 +82,7 @@ def write_run(ds: xr.Dataset, out: Path, cbp_csv: Path | None = None) -> list[Pa
     try:
         if "draw" in ds.dims:  # an ensemble: bands in monthly.csv, the central member elsewhere
             monthly_bands_frame(ds).to_csv(tmp / "monthly.csv", index=False)
+            target_bands_frame(ds).to_csv(tmp / "targets.csv", index=False)
             central = ds.isel(draw=0)
         else:
             monthly_frame(ds).to_csv(tmp / "monthly.csv", index=False)

@@ -40,6 +40,15 @@ COLUMNS = ("target", "window", "sigma", "months", "source")
 WINDOWS = ("fit", "forecast")
 OFFSET = 30.0  # the likelihood's: small counts do not dominate the log residuals
 MIN_MONTHS = 6  # a family needs this many scored months for a sigma of its own
+# The monthly families CBP and OHSS publish that a scenario's ensemble reports with bands.
+FAMILIES = (
+    "sw_total",
+    "sw_by_component",
+    "sw_by_title",
+    "sw_by_citizenship_group",
+    "usbp_sw_by_nationality",
+    "usbp_sw_by_sector",
+)
 ALIASES = {"sw_total_dec2023": "sw_total"}  # one month of a family, scored on its own
 BISECTIONS = 60  # halvings of an interval of ~20 sigma: far below a person
 # The shipped posteriors, by the last day of data each was fitted to (rolling origins first).
