@@ -73,14 +73,7 @@ def test_ensemble_targets_carry_the_structural_error(tmp_path: Path) -> None:
 
     spec = {**SCN, "start": "2023-10-01", "end": "2024-03-31", "decision_date": "2024-01-01"}
     t = target_bands_frame(corridor.ensemble(spec, 3))
-    assert set(t.target) == {
-        "sw_total",
-        "sw_by_component",
-        "sw_by_title",
-        "sw_by_citizenship_group",
-        "usbp_sw_by_nationality",
-        "usbp_sw_by_sector",
-    }
+    assert set(t.target) == set(discrepancy.FAMILIES)
     assert (t.p05 <= t.value + 0.1).all() and (t.value <= t.p95 + 0.1).all()
     assert (t.p05 <= t.members_p05 + 0.1).all() and (t.members_p95 <= t.p95 + 0.1).all()
     for month, window in (("2023-12", "fit"), ("2024-02", "forecast")):
