@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
+from corridor.analysis.comparison import compare  # noqa: E402
 from corridor.analysis.ensemble import ensemble  # noqa: E402
 from corridor.api import prepare, run  # noqa: E402
 
-__all__ = ["__version__", "ensemble", "prepare", "run"]
+__all__ = ["__version__", "compare", "ensemble", "prepare", "run"]

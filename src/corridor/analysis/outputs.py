@@ -92,12 +92,7 @@ def write_run(ds: xr.Dataset, out: Path, cbp_csv: Path | None = None) -> list[Pa
         (tmp / "summary.json").write_text(json.dumps(info, indent=2) + "\n")
         if cbp_csv is not None:
             cbp_frame(central).to_csv(tmp / "cbp.csv", index=False)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for f in sorted(tmp.iterdir()):
-            dest = out / f.name
-            os.replace(f, dest)
-            written.append(dest)
+        written = _move_all(tmp, out)
         if cbp_csv is not None:
             src = out / "cbp.csv"
             cbp_csv = Path(cbp_csv)
@@ -106,5 +101,29 @@ def write_run(ds: xr.Dataset, out: Path, cbp_csv: Path | None = None) -> list[Pa
                 shutil.move(src, cbp_csv)
                 written[written.index(src)] = cbp_csv
         return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_all(tmp: Path, out: Path) -> list[Path]:
+    """Every file of the finished ``tmp`` folder into ``out`` (each move atomic)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for f in sorted(tmp.iterdir()):
+        dest = out / f.name
+        os.replace(f, dest)
+        written.append(dest)
+    return written
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
+    """Write CSV tables into ``out``: all of them, or (on an error) none."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".corridor-", dir=out.parent))
+    try:
+        for name, df in tables.items():
+            df.to_csv(tmp / name, index=False)
+        return _move_all(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
