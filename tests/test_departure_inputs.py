@@ -3,8 +3,9 @@
 A parolee replaces a land departure with probability s x land / (land + paroles), so parole
 takes at most the share s of the land route and never empties it (a plain subtraction did,
 and left the push of a nationality under parole unidentified). Beyond its last knot a push
-curve holds last year's mean departures per day: the arithmetic mean of the last four knots'
-levels, so one quarter's collapse does not pull the forecast down to a fraction of the year.
+curve holds the last half-year's mean departures per day: the arithmetic mean of the last two
+knots' levels, so one quarter's collapse does not pull the forecast down to a fraction of the
+year; its months follow the fit window's own seasonal pattern.
 """
 
 from __future__ import annotations
@@ -52,10 +53,13 @@ def test_push_holds_the_last_half_years_mean_departures_beyond_the_data() -> Non
     start = dt.date(2019, 10, 1)
     days = 4 * 365
     push = inputs.push_daily(start, days, knots)
-    season = inputs.seasonal_profile()
     dates = np.datetime64("2019-10-01") + np.arange(days)
     moy = dates.astype("M8[M]").astype(np.int64) % 12
-    base = push[:, NAT["venezuela"]] / season[moy]
+    end = inputs.data_end(knots)  # the last knot's quarter: July - September 2021
+    assert end == pd.Timestamp("2021-09-01")
+    after = dates >= np.datetime64("2021-10-01")
+    season = np.where(after, inputs.forecast_profile(end)[moy], inputs.seasonal_profile()[moy])
+    base = push[:, NAT["venezuela"]] / season
     # Well past the last knot (and its 90-day ramp): flat at the mean level of the last two
     # (inputs.HOLD_KNOTS), an arithmetic mean of departures, not of log departures.
     assert inputs.HOLD_KNOTS == 2
@@ -113,3 +117,29 @@ def test_people_flying_in_skip_the_darien_and_the_southern_border() -> None:
     assert share[False] > 0.6  # with visas: everyone who reached Panama by the end
     assert 0.03 < share[True] / share[False] < 0.075  # 0.05, binomial noise
     assert south[True] < 0.15 * south[False]  # 0.05 of them reach Tapachula
+
+
+def test_push_beyond_the_data_takes_the_months_of_the_fit_window_only() -> None:
+    """The month-of-year factors beyond the data: Southwest encounters from October 2019 to
+    the window's end over their centred 12-month mean, by month, mean 1; computed from those
+    months alone (a later end gives other factors), and the FY2013-2019 profile inside."""
+    sw = inputs._sw()
+    for end in ("2021-12-01", "2022-12-01"):
+        f = inputs.forecast_profile(pd.Timestamp(end))
+        tot = sw[(sw.month >= "2019-10-01") & (sw.month <= end)].groupby("month")["count"].sum()
+        ratio = tot / tot.rolling(12, center=True, min_periods=6).mean()
+        by = ratio.groupby(ratio.index.month).mean().to_numpy()
+        np.testing.assert_allclose(f, by / by.mean())
+        assert f.mean() == pytest.approx(1.0)
+    assert not np.allclose(
+        inputs.forecast_profile(pd.Timestamp("2021-12-01")),
+        inputs.forecast_profile(pd.Timestamp("2022-12-01")),
+    )
+    knots = _knots([5.0] * 8)  # through September 2021
+    push = inputs.push_daily(dt.date(2019, 10, 1), 3 * 365, knots)[:, NAT["mexico"]]
+    dates = np.datetime64("2019-10-01") + np.arange(3 * 365)
+    month = pd.DatetimeIndex(dates).month.to_numpy()
+    inside, beyond = dates < np.datetime64("2021-10-01"), dates >= np.datetime64("2021-10-01")
+    prof, fc = inputs.seasonal_profile(), inputs.forecast_profile(pd.Timestamp("2021-09-01"))
+    np.testing.assert_allclose(push[inside] / prof[month[inside] - 1], np.exp(5.0))
+    np.testing.assert_allclose(push[beyond] / fc[month[beyond] - 1], np.exp(5.0))

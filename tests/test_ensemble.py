@@ -78,5 +78,6 @@ def test_ensemble_targets_carry_the_structural_error(tmp_path: Path) -> None:
     assert (t.p05 <= t.members_p05 + 0.1).all() and (t.members_p95 <= t.p95 + 0.1).all()
     for month, window in (("2023-12", "fit"), ("2024-02", "forecast")):
         row = t[(t.month == month) & (t.target == "sw_total")].iloc[0]
-        assert row.sigma == discrepancy.sigma_of(discrepancy.posterior.FOLDER, "sw_total", window)
+        sigma, _ = discrepancy.error_of(discrepancy.posterior.FOLDER, "sw_total", window)
+        assert row.sigma == sigma
     assert t[t.month == "2024-02"].sigma.gt(t[t.month == "2023-12"].sigma.to_numpy()).any()

@@ -125,11 +125,9 @@ def median_join(members: list[xr.Dataset], *, structural: bool = True) -> pd.Dat
     base["sim"] = np.median(vals, axis=1)
     base["ens_lo"] = np.quantile(vals, 0.05, axis=1)
     base["ens_hi"] = np.quantile(vals, 0.95, axis=1)
-    name = members[0].attrs.get("posterior", "none")
-    sigma = (
-        discrepancy.row_sigmas(base, name) if structural and name != "none" else np.zeros(len(base))
-    )
-    base["lo"], base["hi"] = discrepancy.predictive_band(vals, sigma)
+    name = members[0].attrs.get("posterior", "none") if structural else "none"
+    sigma, months = discrepancy.row_errors(base, name)
+    base["lo"], base["hi"] = discrepancy.predictive_band(vals, sigma, months)
     return base
 
 
@@ -181,8 +179,10 @@ def forecast_table(members: list[xr.Dataset], year: int = 2023) -> pd.DataFrame:
     # The 90% band: the members widened by the error of the earlier calibrations' forecasts
     # of their next year (corridor.calibration.discrepancy), not the members alone.
     name = members[0].attrs.get("posterior", "none")
-    sigma = discrepancy.sigma_of(name, "sw_total", "forecast")
-    lo, hi = discrepancy.predictive_band(sims, np.full(len(sims), sigma))
+    sigma, months = discrepancy.error_of(name, "sw_total", "forecast")
+    lo, hi = discrepancy.predictive_band(
+        sims, np.full(len(sims), sigma), np.full(len(sims), months)
+    )
     out["corridor_5pct"], out["corridor_95pct"] = lo, hi
     out["members_5pct"] = np.quantile(sims, 0.05, axis=1)
     out["members_95pct"] = np.quantile(sims, 0.95, axis=1)

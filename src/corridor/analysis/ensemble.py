@@ -132,8 +132,8 @@ def target_bands_frame(ds: xr.Dataset) -> pd.DataFrame:
         rows.append(t[(t.period_start == t.period_end) & t.target.isin(discrepancy.FAMILIES)])
     base = rows[0][["target", "category", "period_start", "period_end"]].reset_index(drop=True)
     vals = np.column_stack([r["value"].to_numpy(float) for r in rows])
-    sigma = discrepancy.row_sigmas(base, ds.attrs.get("posterior", "none"))
-    lo, hi = discrepancy.predictive_band(vals, sigma)
+    sigma, months = discrepancy.row_errors(base, ds.attrs.get("posterior", "none"))
+    lo, hi = discrepancy.predictive_band(vals, sigma, months)
     out = pd.DataFrame(
         {
             "month": base.period_start.dt.strftime("%Y-%m"),

@@ -286,4 +286,25 @@ def _push_daily(start: dt.date, n_days: int, knots: pd.DataFrame) -> np.ndarray:
         kv = np.append(kv, np.log(np.exp(kv[-HOLD_KNOTS:]).mean()))
         out[:, n] = np.exp(np.interp(days, kd, kv))
     moy = dates.astype("M8[M]").astype(np.int64) % 12
-    return out * seasonal_profile()[moy][:, None]
+    end = _data_end(knots)
+    after = dates >= np.datetime64((end + pd.DateOffset(months=1)).date())
+    season = np.where(after, forecast_profile(end)[moy], seasonal_profile()[moy])
+    return out * season[:, None]
+
+
+@lru_cache(maxsize=8)
+def forecast_profile(end: pd.Timestamp) -> np.ndarray:
+    """Month-of-year factors (Jan..Dec, mean 1) of the push beyond the data: the fit window's
+    own record, Southwest encounters from October 2019 to ``end``, each month over its
+    centred 12-month mean (as many months as there are, at least six), averaged by month of
+    the year. Inside the window the quarterly knots carry the level and the FY2013-2019
+    profile (:func:`seasonal_profile`) the months; beyond it the months of the last years
+    are the better guess: chosen on the fit through 2021 alone (its 2022 forecast: 9.2%
+    WAPE, against 11.3% with the FY2013-2019 profile and 9.3% flat; docs/calibration.md)."""
+    sw = _sw()
+    tot = sw[(sw.month >= FIRST_MONTH) & (sw.month <= end)].groupby("month")["count"].sum()
+    trend = tot.rolling(12, center=True, min_periods=6).mean()
+    ratio = (tot / trend).groupby(tot.index.month).mean()
+    f = ratio.reindex(range(1, 13)).to_numpy(float)
+    f = np.where(np.isfinite(f), f, seasonal_profile())  # a window too short for a month
+    return f / f.mean()
