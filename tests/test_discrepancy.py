@@ -87,6 +87,7 @@ def test_forecast_error_comes_from_earlier_origins_only() -> None:
         (lambda d: d.assign(window=["fit", "later"]), "line 3, column window: 'later'"),
         (lambda d: d.assign(sigma=[0.1, -0.2]), "line 3, column sigma: -0.2"),
         (lambda d: d.assign(window=["fit", "fit"]), "line 3: target 'sw_total' given twice"),
+        (lambda d: d.assign(months=[40, 0.5]), "line 3, column months: 0.5"),
     ],
 )
 def test_a_malformed_table_is_refused_with_its_place(edit, message) -> None:

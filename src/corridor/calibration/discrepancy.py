@@ -18,8 +18,9 @@ So each posterior folder ships ``discrepancy.csv``: per target family, the sigma
   than this posterior, so no month after its end decides it. Without such an origin (the fit
   through 2021) the fit sigma stands in, flagged ``source = fit``.
 
-:func:`predictive_band` widens each member by that error on the log(x + 30) scale and takes
-the quantiles over members and errors together (a posterior predictive band). ``python -m
+:func:`predictive_band` widens each member by that error on the log(x + 30) scale (Student-t,
+with the months behind sigma as degrees of freedom) and takes the quantiles over members and
+errors together (a posterior predictive band). ``python -m
 corridor.calibration.discrepancy`` recomputes the shipped files from the shipped posteriors.
 """
 
@@ -122,7 +123,8 @@ def load(name: str = posterior.FOLDER) -> pd.DataFrame | None:
 
 def check(df: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     """Refuse a discrepancy table with missing columns, an unknown window, a sigma that is not
-    a positive finite number or a target given twice for one window."""
+    a positive finite number, a count of months that is not a whole number or a target given
+    twice for one window."""
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {list(COLUMNS)}")
@@ -141,6 +143,14 @@ def check(df: pd.DataFrame, path: Path | str) -> pd.DataFrame:
             f"{path}, line {row + 2}, column sigma: {df.sigma.iloc[row]}; "
             "expected a positive number"
         )
+    months = pd.to_numeric(df.months, errors="coerce")
+    bad = ~(np.isfinite(months) & (months >= 1) & (months == np.round(months)))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}, line {row + 2}, column months: {df.months.iloc[row]}; "
+            "expected a whole number of months, at least 1"
+        )
     dup = df.duplicated(["target", "window"])
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
@@ -148,7 +158,7 @@ def check(df: pd.DataFrame, path: Path | str) -> pd.DataFrame:
             f"{path}, line {row + 2}: target {df.target.iloc[row]!r} given twice for window "
             f"{df.window.iloc[row]!r}; expected one row per target and window"
         )
-    return df.assign(sigma=sigma.astype(float))
+    return df.assign(sigma=sigma.astype(float), months=months.astype(int))
 
 
 def data_end(name: str = posterior.FOLDER) -> pd.Timestamp | None:
