@@ -56,6 +56,8 @@ def test_cli_compare_writes_both_tables(tmp_path: Path) -> None:
     head = pd.read_csv(out / "compare.csv")
     assert {"quantity", "a", "b", "b_minus_a", "b_minus_a_p05", "b_minus_a_p95"} <= set(head)
     assert len(pd.read_csv(out / "compare_monthly.csv")) > 0
+    html = (out / "compare.html").read_text()
+    assert "cbp_one_appointments" in html and "waiting in juarez" in html
 
 
 @pytest.mark.parametrize(

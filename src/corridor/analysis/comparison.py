@@ -128,3 +128,32 @@ def monthly(ea: xr.Dataset, eb: xr.Dataset) -> pd.DataFrame:
             row |= {label: med, f"{label}_p05": lo, f"{label}_p95": hi}
         rows.append(pd.DataFrame(row))
     return pd.concat(rows, ignore_index=True)
+
+
+def plot_html(months: pd.DataFrame, title: str) -> str:
+    """The monthly table drawn as a page: for each series, b - a by month with the band of
+    the member-wise differences (Plotly, one panel per series)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    series = list(dict.fromkeys(months.series))
+    fig = make_subplots(rows=len(series), cols=1, subplot_titles=series, shared_xaxes=True)
+    for r, name in enumerate(series, start=1):
+        g = months[months.series == name]
+        x = list(g.month)
+        band = go.Scatter(
+            x=x + x[::-1],
+            y=list(g.b_minus_a_p95) + list(g.b_minus_a_p05[::-1]),
+            fill="toself",
+            line={"width": 0},
+            name="b - a, 5-95% of members",
+            showlegend=r == 1,
+            fillcolor="rgba(31,119,180,0.2)",
+        )
+        fig.add_trace(band, r, 1)
+        line = go.Scatter(
+            x=x, y=g.b_minus_a, name="b - a (median)", showlegend=r == 1, line={"color": "#1f77b4"}
+        )
+        fig.add_trace(line, r, 1)
+    fig.update_layout(title=title, height=220 * len(series) + 120)
+    return fig.to_html(include_plotlyjs="cdn")

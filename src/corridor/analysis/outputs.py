@@ -116,14 +116,18 @@ def _move_all(tmp: Path, out: Path) -> list[Path]:
     return written
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
-    """Write CSV tables into ``out``: all of them, or (on an error) none."""
+def write_tables(tables: dict[str, pd.DataFrame | str], out: Path) -> list[Path]:
+    """Write tables (as CSV) and pages (text) into ``out``: all of them, or (on an error)
+    none."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".corridor-", dir=out.parent))
     try:
-        for name, df in tables.items():
-            df.to_csv(tmp / name, index=False)
+        for name, content in tables.items():
+            if isinstance(content, str):
+                (tmp / name).write_text(content)
+            else:
+                content.to_csv(tmp / name, index=False)
         return _move_all(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -155,8 +155,9 @@ def compare(
     """What b changes against a: both as paired ensembles (member k of each: the same
     posterior and literature draws, the same seed), so the band of b - a is the spread of
     the member-wise differences. Writes compare.csv (totals from the decision date, people
-    waiting at the end) and compare_monthly.csv into --out."""
+    waiting at the end), compare_monthly.csv and compare.html (b - a by month) into --out."""
     from corridor.analysis.comparison import compare as paired
+    from corridor.analysis.comparison import plot_html
     from corridor.analysis.outputs import write_tables
 
     if draws < 1:
@@ -171,7 +172,9 @@ def compare(
             )
     except (ScenarioError, ValueError) as e:
         fail(str(e))
-    written = write_tables({"compare.csv": head, "compare_monthly.csv": months}, out)
+    page = plot_html(months, f"{b} against {a}: b - a by month")
+    files = {"compare.csv": head, "compare_monthly.csv": months, "compare.html": page}
+    written = write_tables(files, out)
     table = Table("quantity", "a", "b", "b - a", "b - a (5-95%)", title=f"{a} -> {b}")
     for r in head.itertuples(index=False):
         table.add_row(
