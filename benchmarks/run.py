@@ -348,6 +348,8 @@ def markdown(results: dict[str, Any]) -> str:
         "| --- | --- | --- | --- |",
     ]
     out += [f"| {a} | {w} | {r} | {lab} |" for a, w, r in rows]
+    out += ["", "## Against the aims", "", "| aim | this run | met |", "| --- | --- | --- |"]
+    out += [f"| {a} | {v} | {ok} |" for a, v, ok in aims(results)]
     out += [
         "",
         "## Method",
@@ -401,6 +403,52 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def aims(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The issue's aims beside this run's figures: (aim, figure, met: yes / no / not run)."""
+    scn = results.get("scenarios", {})
+    rows = []
+
+    def add(aim: str, value: float | None, text: str, ok: bool | None) -> None:
+        rows.append(
+            (
+                aim,
+                "-" if value is None else text,
+                "not run" if ok is None else "yes" if ok else "**no**",
+            )
+        )
+
+    full = scn.get("scale_1") or {}
+    wall = full.get("wall_s") if full.get("available") else None
+    rss = full.get("peak_rss_bytes") if full.get("available") else None
+    add("full scale: <= 60 s", wall, f"{wall or 0:.1f} s", None if wall is None else wall <= 60)
+    gb = (rss or 0) / 1e9
+    add("full scale: <= 4 GB", rss, f"{gb:.2f} GB peak RSS", None if rss is None else gb <= 4)
+    inter = scn.get("scale_100") or {}
+    med = inter.get("wall_s") if inter.get("available") else None
+    add(
+        "scale 100: <= 100 ms a run",
+        med,
+        f"{(med or 0) * 1e3:.0f} ms median",
+        None if med is None else med <= 0.1,
+    )
+    f = results.get("flee", {})
+    ratio = f.get("ratio") if f.get("available") else None
+    add(
+        "Flee: corridor >= 300x",
+        ratio,
+        f"{ratio or 0:.0f}x",
+        None if ratio is None else ratio >= 300,
+    )
+    frac = results.get("bandwidth", {}).get("fraction")
+    add(
+        "within 5x of the bandwidth bound",
+        frac,
+        f"fraction {frac or 0:.3f}",
+        None if frac is None else frac >= 0.2,
+    )
+    return rows
 
 
 def _items(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

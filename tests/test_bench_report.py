@@ -1,0 +1,35 @@
+"""The benchmark page's verdicts on the issue's aims follow the figures, and say when an item
+did not run (benchmarks/run.py: aims)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+
+import run as bench  # noqa: E402
+
+
+def _results(wall_1: float, rss: float, wall_100: float, flee: float, frac: float) -> dict:
+    return {
+        "scenarios": {
+            "scale_1": {"available": True, "wall_s": wall_1, "peak_rss_bytes": rss},
+            "scale_100": {"available": True, "wall_s": wall_100},
+        },
+        "flee": {"available": True, "ratio": flee},
+        "bandwidth": {"fraction": frac},
+    }
+
+
+def test_each_aim_is_met_or_not_by_its_figure() -> None:
+    met = [ok for _, _, ok in bench.aims(_results(59.9, 3.9e9, 0.099, 301, 0.21))]
+    assert met == ["yes"] * 5
+    missed = [ok for _, _, ok in bench.aims(_results(60.1, 4.1e9, 0.101, 299, 0.19))]
+    assert missed == ["**no**"] * 5
+
+
+def test_an_item_that_did_not_run_says_so() -> None:
+    rows = bench.aims({"scenarios": {}, "flee": {"available": False}, "bandwidth": {}})
+    assert [ok for _, _, ok in rows] == ["not run"] * 5
+    assert all(v == "-" for _, v, _ in rows)
