@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from corridor.analysis.figures import band_trace
 from corridor.calibration import compare, discrepancy
 from corridor.data import targets as data_targets
 
@@ -221,16 +222,7 @@ def plot_forecast(f: pd.DataFrame, path: Path, title: str) -> Path:
 
     x = list(f.index)
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=x + x[::-1],
-            y=list(f.corridor_95pct) + list(f.corridor_5pct[::-1]),
-            fill="toself",
-            line={"width": 0},
-            name="corridor 90% predictive band",
-            fillcolor="rgba(31,119,180,0.2)",
-        )
-    )
+    fig.add_trace(band_trace(x, f.corridor_5pct, f.corridor_95pct, "corridor 90% predictive band"))
     fig.add_trace(go.Scatter(x=x, y=f.corridor, name="corridor (median)"))
     for name in BENCHMARKS:
         fig.add_trace(go.Scatter(x=x, y=f[name], name=name, line={"dash": "dash"}))
@@ -253,19 +245,7 @@ def plot(j: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     for r, c in enumerate(cats, start=1):
         g = m[m.category == c].sort_values("period_start")
         x = g.period_start
-        fig.add_trace(
-            go.Scatter(
-                x=list(x) + list(x[::-1]),
-                y=list(g.hi) + list(g.lo[::-1]),
-                fill="toself",
-                line={"width": 0},
-                name="90% predictive band",
-                showlegend=r == 1,
-                fillcolor="rgba(31,119,180,0.2)",
-            ),
-            r,
-            1,
-        )
+        fig.add_trace(band_trace(x, g.lo, g.hi, "90% predictive band", r == 1), r, 1)
         fig.add_trace(
             go.Scatter(
                 x=x, y=g.sim, name="corridor (median)", showlegend=r == 1, line={"color": "#1f77b4"}

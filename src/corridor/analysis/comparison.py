@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from corridor.analysis.figures import band_trace
 from corridor.model.places import BORDER_CITIES
 
 # Headline flows (people over the comparison period) and stocks (people at its end).
@@ -141,15 +142,7 @@ def plot_html(months: pd.DataFrame, title: str) -> str:
     for r, name in enumerate(series, start=1):
         g = months[months.series == name]
         x = list(g.month)
-        band = go.Scatter(
-            x=x + x[::-1],
-            y=list(g.b_minus_a_p95) + list(g.b_minus_a_p05[::-1]),
-            fill="toself",
-            line={"width": 0},
-            name="b - a, 5-95% of members",
-            showlegend=r == 1,
-            fillcolor="rgba(31,119,180,0.2)",
-        )
+        band = band_trace(x, g.b_minus_a_p05, g.b_minus_a_p95, "b - a, 5-95% of members", r == 1)
         fig.add_trace(band, r, 1)
         line = go.Scatter(
             x=x, y=g.b_minus_a, name="b - a (median)", showlegend=r == 1, line={"color": "#1f77b4"}
