@@ -33,3 +33,11 @@ def test_an_item_that_did_not_run_says_so() -> None:
     rows = bench.aims({"scenarios": {}, "flee": {"available": False}, "bandwidth": {}})
     assert [ok for _, _, ok in rows] == ["not run"] * 5
     assert all(v == "-" for _, v, _ in rows)
+
+
+def test_the_resumed_rerun_is_shown_but_the_verdict_is_the_run_from_the_start() -> None:
+    res = _results(30.0, 2e9, 0.30, 1000, 0.3)
+    res["scenarios"]["scale_100"] |= {"resumed_wall_s": 0.05}
+    aim, value, ok = bench.aims(res)[2]
+    assert aim.startswith("scale 100") and ok == "**no**"
+    assert "300 ms median" in value and "decision date: 50 ms" in value

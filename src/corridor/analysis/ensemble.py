@@ -45,8 +45,11 @@ def ensemble(
     sets: dict[str, Any] | None = None,
     parameters: dict[str, float] | None = None,
     client: Any = None,
+    history: Any = None,
 ) -> xr.Dataset:
-    """Run ``draws`` members and stack them along a ``draw`` dimension."""
+    """Run ``draws`` members and stack them along a ``draw`` dimension. ``history`` (a
+    :class:`corridor.History`, members run here only): members resume from, or leave,
+    checkpoints at the decision date (:func:`corridor.run`)."""
     import corridor
 
     if draws < 1:
@@ -68,7 +71,7 @@ def ensemble(
     if client is not None:
         members = _on_dask(client, scn, jobs)
     else:
-        members = [_member(scn, k, kw) for k, kw in jobs]
+        members = [_member(scn, k, kw | {"history": history}) for k, kw in jobs]
     out = xr.concat(members, dim=pd.Index(np.arange(draws), name="draw"), combine_attrs="override")
     out.attrs = dict(members[0].attrs) | {
         "draws": draws,

@@ -104,6 +104,7 @@ class Simulation:
         self.modules = [m(self) for m in modules]
         self.res.timings = {m.name: 0.0 for m in self.modules}
         self.event = np.zeros(self.people.capacity, dtype=np.uint8)  # per-agent event of the day
+        self.resumed_day = 0  # the day a fused run started from (> 0: from a checkpoint)
 
     def _capacity_guess(self) -> int:
         # Active people rarely exceed ~2 months of departures; ~8,000/day at the 2023 peak.
@@ -136,18 +137,21 @@ class Simulation:
         *,
         fused: bool = False,
         in_people: bool = False,
+        history: object | None = None,
     ) -> Results:
         """Run every day; ``progress(day)`` after each day (each chunk of days when fused).
 
         ``fused=True`` takes the compiled driver (only for the registry's phases); the Python
         loop is the reference and times each module. ``in_people``: the tables come back
         multiplied by the scale (``Results.scale``); the driver does it day by day.
+        ``history`` (fused only): a :class:`corridor.model.checkpoint.History` to resume from
+        at the decision date, or to leave a checkpoint there in.
         """
         if fused:
             from corridor.model.fused import run_fused
 
             t0 = time.perf_counter()
-            res = run_fused(self, progress, in_people=in_people)
+            res = run_fused(self, progress, in_people=in_people, history=history)
             res.timings = {"fused": time.perf_counter() - t0}
             return res
         timings = self.res.timings

@@ -42,6 +42,7 @@ from corridor.model.bookkeeping import (
     hearing_nb,
     outcomes_nb,
 )
+from corridor.model.checkpoint import Checkpoint, History, RunInputs, copy_pack
 from corridor.model.departure import (
     COMPACT_EVERY_DAYS,
     departure_counts_into_nb,
@@ -667,15 +668,41 @@ def check_phases(sim: Simulation) -> None:
         )
 
 
+def _decision_day(sim: Simulation) -> int:
+    """The day index of the scenario's decision date (where runs that share a history part)."""
+    return (sim.scn.decision_date - sim.scn.start).days
+
+
+def _resume(
+    run: RunInputs, history: History | None, istate: np.ndarray, fstate: np.ndarray
+) -> tuple[int, list[tuple] | None]:
+    """(the day to start from, the packs as built when a checkpoint is to be taken at
+    ``run.day``, else None). Resumes from a fitting checkpoint of ``history``."""
+    run.sim.resumed_day = 0
+    if history is None or not 0 < run.day < run.sim.n_days:
+        return 0, None
+    ck = history.find(run)
+    if ck is None:
+        return 0, [copy_pack(p) for p in run.packs]
+    run.sim.resumed_day = ck.restore(run, istate, fstate)
+    return run.sim.resumed_day, None
+
+
 def run_fused(
-    sim: Simulation, progress: Callable[[int], None] | None = None, *, in_people: bool = False
+    sim: Simulation,
+    progress: Callable[[int], None] | None = None,
+    *,
+    in_people: bool = False,
+    history: History | None = None,
 ) -> Results:
     """Run every day of a fresh ``sim`` with the compiled driver; same results as the loop.
 
     ``progress(day)`` is called after each chunk of :data:`CHUNK_DAYS` days with the last day
     done; without it the whole run is one call. ``in_people``: the tables come back
     multiplied by the scenario's scale (as :func:`corridor.engine.units.in_people` does),
-    each day as soon as it is final.
+    each day as soon as it is final. ``history``: resume at the decision date from a
+    checkpoint of a run with the same inputs before it, or leave one there
+    (:mod:`corridor.model.checkpoint`); ``sim.resumed_day`` says which day it started from.
     """
     check_phases(sim)
     ppl = sim.people
@@ -689,9 +716,19 @@ def run_fused(
     scale = sim.scale if in_people else 1
     limit = scale_limit(res.flows.dtype, scale)
     chunk = CHUNK_DAYS if progress is not None else sim.n_days
-    day = 0
+    run = RunInputs(
+        sim,
+        (dep, tra, stg, enc, pro, rem, bk),
+        (istate.copy(), fstate.copy()),
+        scale,
+        limit,
+        _decision_day(sim),
+    )
+    day, before = _resume(run, history, istate, fstate)
     while day < sim.n_days:
         end = min(day + chunk, sim.n_days)
+        if before is not None and day < run.day:
+            end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
         day = run_days_nb(
             day,
             end,
@@ -713,6 +750,9 @@ def run_fused(
             scale,
             limit,
         )
+        if before is not None and day == run.day:
+            history.keep(Checkpoint.take(run, before, int(istate[I_N]), istate, fstate))
+            before = None
         if istate[I_NEED]:
             ppl.n = int(istate[I_N])
             ppl.reserve(int(istate[I_NEED]) - ppl.n)
