@@ -13,7 +13,7 @@ from corridor.analysis.outputs import summary
 from corridor.api import prepare
 from corridor.engine.people import People
 from corridor.engine.sim import Simulation
-from corridor.model import fused
+from corridor.model import day_pass, fused
 from corridor.model.registry import PHASES
 from corridor.scenario.schema import Scenario
 
@@ -88,6 +88,16 @@ def test_stress_fused_equals_loop(stress_loop, make_scenario) -> None:
     # The stress levers are exercised: the switch turns on, MPP and flights happen.
     assert got.module("bookkeeping").emergency.any()
     assert got.module("removal").flights_flown.sum() > 0
+
+
+@pytest.mark.parametrize("split", [2, 3])
+def test_the_pass_split_over_threads(stress_loop, baseline_loop, make_scenario, monkeypatch, split):
+    """Every day's pass split into ranges (more ranges than threads is allowed): INM's caps,
+    the shelter beds and the day's lists keep the serial order, so nothing changes."""
+    monkeypatch.setattr(day_pass, "SPLIT", split)
+    monkeypatch.setattr(day_pass, "SPLIT_MIN", 0)
+    _assert_same_sims(stress_loop, _run(prepare(make_scenario(stress=True)), True))
+    _assert_same_sims(baseline_loop, _run(_baseline(), True))
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64])

@@ -34,6 +34,7 @@ from corridor.engine import people as pp
 from corridor.engine.rng import STREAM, day_key_nb
 from corridor.engine.units import limit as scale_limit
 from corridor.engine.units import scale_day_nb
+from corridor.model import day_pass
 from corridor.model.bookkeeping import (
     count_person_nb,
     emergency_nb,
@@ -43,6 +44,7 @@ from corridor.model.bookkeeping import (
     outcomes_nb,
 )
 from corridor.model.checkpoint import Checkpoint, History, RunInputs, copy_pack
+from corridor.model.day_pass import travel_and_wait_nb
 from corridor.model.departure import (
     COMPACT_EVERY_DAYS,
     departure_counts_into_nb,
@@ -61,10 +63,8 @@ from corridor.model.removal import remove_nb, seats_today_into_nb
 from corridor.model.staging import (
     cross_today_into_nb,
     harm_nb,
-    staging_keys_nb,
-    staging_person_nb,
 )
-from corridor.model.transit import inm_limits_nb, transit_keys_nb, transit_person_nb
+from corridor.model.transit import inm_limits_nb
 
 if TYPE_CHECKING:
     from corridor.engine.sim import Results, Simulation
@@ -169,19 +169,23 @@ def run_days_nb(
     bk,
     scale=1,
     limit=0,
+    split=1,
+    split_min=0,
 ):
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
     or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
 
     A day takes two tight loops over all the people instead of six. Transit and staging go
-    together (:func:`_travel_and_wait_nb`), which also lists who crosses today, who may enter
-    the CBP One lottery, who is in US custody and whose MPP hearing is due; the lottery draws
-    from its list; encounter and processing visit only those crossing or holding an
-    appointment (:func:`_cross_nb`); removal only those in custody; the hearings only those
-    due. The end-of-day head counts read nothing but the people and nothing reads them, so
-    each day's are taken in the next day's pass, before anyone moves (and at the end of the
-    call, :func:`_count_nb`). Absorbed people stay in the arrays (every phase skips them) until
-    they fill a quarter of them, then that pass moves the rest down over them.
+    together (:func:`corridor.model.day_pass.travel_and_wait_nb`; over ``split`` threads on a
+    day with at least ``split_min`` people, the same results), which also lists who crosses
+    today, who may enter the CBP One lottery, who is in US custody and whose MPP hearing is
+    due; the lottery draws from its list; encounter and processing visit only those crossing
+    or holding an appointment (:func:`_cross_nb`); removal only those in custody; the
+    hearings only those due. The end-of-day head counts read nothing but the people and
+    nothing reads them, so each day's are taken in the next day's pass, before anyone moves
+    (and at the end of the call, :func:`_count_nb`). Absorbed people stay in the arrays
+    (every phase skips them) until they fill a quarter of them, then that pass moves the rest
+    down over them.
 
     With ``scale`` > 1, each day's tables are multiplied into people as soon as they are final
     (:func:`corridor.engine.units.scale_day_nb`, counts up to ``limit``); ``istate[I_FITS:]``
@@ -212,8 +216,12 @@ def run_days_nb(
     counts = np.empty(n_nat, dtype=np.int32)
     cross = np.empty((stg.cross.shape[1], n_nat))
     give_up = np.empty((stg.cross.shape[1], n_nat))
-    occupied = np.empty(stg.beds.shape[1], dtype=np.int64)
     exposed = np.zeros((2, n_nat, stg.beds.shape[1]), dtype=np.int64)  # harm_nb zeroes it
+    # The pass's ranges after the first count into their own (zeroed) copies: see day_pass.
+    extra = max(split - 1, 0)
+    hist_x = np.zeros((extra,) + bk.histogram.shape, dtype=bk.histogram.dtype)
+    flows_x = np.zeros((extra,) + flows.shape[1:], dtype=flows.dtype)
+    exposed_x = np.zeros((extra,) + exposed.shape, dtype=exposed.dtype)
     seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     flight_room = np.empty(n_nat, dtype=np.int64)
     hist = bk.histogram
@@ -242,25 +250,27 @@ def run_days_nb(
         if compact:
             compacted = day
         cross_today_into_nb(day, stg, cross, give_up)
-        occupied[:] = 0
-        n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = _travel_and_wait_nb(
+        n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = travel_and_wait_nb(
             day,
             seed,
             n,
             n_old if counting else 0,
             compact,
+            split if n >= split_min else 1,
             hist,
+            hist_x,
             ppl,
             dep.pool,
             f,
+            flows_x,
             tra,
             cap,
             deport_left,
             stg,
             cross,
             give_up,
-            occupied,
             exposed,
+            exposed_x,
             slots > 0,
             crossers,
             cand,
@@ -270,6 +280,8 @@ def run_days_nb(
         harm_nb(day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f)
         if counting:
             flush_counts_nb(hist, stocks[day - 1])
+            for c in range(hist_x.shape[0]):
+                flush_counts_nb(hist_x[c], stocks[day - 1])
             fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
             steps += live
             peak = max(peak, live)
@@ -363,132 +375,6 @@ def _hearings_nb(due, day, key, relief, home_after, ppl, flows):
     """The MPP hearings of those listed (each touches only that person: any order)."""
     for i in due:
         hearing_nb(i, day, key, relief, home_after, ppl, flows)
-
-
-@pp.loop_nb
-def _travel_and_wait_nb(
-    day,
-    seed,
-    n,
-    n_count,
-    compact,
-    hist,
-    ppl,
-    pool,
-    flows,
-    tra,
-    cap,
-    deport_left,
-    stg,
-    cross,
-    give_up,
-    occupied,
-    exposed,
-    lottery,
-    crossers,
-    cand,
-    cust,
-    due,
-):
-    """Transit, then staging, in one call: two tight loops (measured faster than one loop
-    doing both per person, whose body is too big). ``cross``, ``give_up``: today's crossing
-    and giving-up hazards;
-    ``occupied``: zeroed shelter beds taken, by city; ``exposed``: zeroed counts of who is
-    exposed to harm (:func:`corridor.model.staging.harm_nb`).
-
-    In the transit loop, before anyone moves, the people ``i < n_count`` (yesterday's) go
-    into yesterday's head counts (``hist``); with ``compact``, everyone moves down over the
-    absorbed (those sent home go into the re-departure ``pool``).
-    Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
-    is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
-    order (after any move). Returns (the new array length, yesterday's live count, the lists'
-    lengths, INM's deportations today)."""
-    state, flags = ppl[3], ppl[5]
-    t_keys = transit_keys_nb(seed, day)
-    city_cdf = tra.city_cdf[tra.month_row[day]]
-    p_south = tra.p_south[day]
-    h_interior = tra.h_interior[day]
-    s_keys = staging_keys_nb(seed, day)
-    beds = stg.beds[day]
-    register = stg.register[day]
-    travel, deport_p, detention_days = tra.travel, tra.deport_p, tra.detention_days
-    restart_days, spread = tra.restart_days, tra.spread
-    min_wait, mpp_give_up = stg.min_wait, stg.mpp_give_up
-    apprehended = 0
-    deported = 0
-    t_next = ppl[9]
-    n_cross = 0
-    n_cand = 0
-    n_cust = 0
-    n_due = 0
-    live = 0
-    j = 0
-    for k in range(n):
-        s = state[k]
-        if s >= pp.N_ACTIVE_STATES:
-            if compact:
-                home_to_pool_nb(k, ppl, pool)
-            else:
-                j += 1
-            continue
-        if k < n_count:
-            count_person_nb(k, ppl, hist)
-            live += 1
-        if j != k:
-            pp.move_nb(ppl, k, j)
-        i = j
-        j += 1
-        if s <= pp.MEXICO_DETAINED:
-            apprehended, deported = transit_person_nb(
-                i,
-                day,
-                t_keys,
-                city_cdf,
-                travel,
-                p_south,
-                h_interior,
-                cap,
-                deport_left,
-                deport_p,
-                detention_days,
-                restart_days,
-                spread,
-                ppl,
-                flows,
-                apprehended,
-                deported,
-            )
-    for i in range(j):
-        s = state[i]
-        if s == pp.WAITING or s == pp.MPP:
-            if staging_person_nb(
-                i,
-                day,
-                s_keys,
-                beds,
-                occupied,
-                exposed,
-                cross,
-                give_up,
-                register,
-                min_wait,
-                mpp_give_up,
-                ppl,
-                flows,
-            ):
-                crossers[n_cross] = i
-                n_cross += 1
-            s = state[i]
-            if lottery and s == pp.WAITING and (flags[i] & pp.CBP_ONE):
-                cand[n_cand] = i
-                n_cand += 1
-            elif s == pp.MPP and t_next[i] <= day:
-                due[n_due] = i
-                n_due += 1
-        elif s == pp.US_CUSTODY:
-            cust[n_cust] = i
-            n_cust += 1
-    return j, live, n_cross, n_cand, n_cust, n_due, deported
 
 
 @pp.loop_nb
@@ -749,6 +635,8 @@ def run_fused(
             bk,
             scale,
             limit,
+            day_pass.SPLIT or nb.get_num_threads(),
+            day_pass.SPLIT_MIN,
         )
         if before is not None and day == run.day:
             history.keep(Checkpoint.take(run, before, int(istate[I_N]), istate, fstate))

@@ -34,6 +34,7 @@ _APP = F["mexico_apprehensions"]
 _DEP = F["mexico_deportations"]
 _REL = F["mexico_releases"]
 _DAR = F["darien_crossings"]
+HELD = -1  # transit_person_nb(defer=True): this person's day waits for INM's caps
 _ARR = F["arrivals_border"]
 _TAPACHULA = PLACE["tapachula"]
 _TRANSIT = PLACE["mexico_transit"]
@@ -363,19 +364,27 @@ def transit_person_nb(
     flows,
     apprehended,
     deported,
+    defer=False,
 ):
     """Person ``i``'s day of travel and Mexican enforcement (:func:`transit_nb` is the loop of
     it over everyone, the fused driver calls it from its one pass). INM's apprehensions and
-    deportations so far today come in and go out: they are capped in array order."""
+    deportations so far today come in and go out: they are capped in array order.
+
+    With ``defer``, a person whose day depends on those caps (INM's draw would take them) is
+    left untouched and (HELD, HELD) returned: the threads of the fused pass list such people
+    and call this again, without ``defer``, in array order (the draws are the same)."""
     uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
     k_app, k_dep, k_city, k_time, k_rc, k_rt = keys
     s = state[i]
     if s == pp.TRAVEL_SOUTH:
         if t_next[i] > day:
             return apprehended, deported
+        caught = uniform_nb(k_app, uid[i]) < p_south
+        if defer and caught:
+            return HELD, HELD
         if flags[i] & pp.DARIEN:
             flows[_DAR, nat[i], _DARIEN] += 1
-        if apprehended < cap and uniform_nb(k_app, uid[i]) < p_south:
+        if caught and apprehended < cap:
             state[i] = pp.MEXICO_DETAINED
             place[i] = _TAPACHULA
             t_state[i] = day
@@ -415,7 +424,11 @@ def transit_person_nb(
             t_state[i] = day
             flows[_ARR, nat[i], place[i]] += 1
             return apprehended, deported
-        if nat[i] != 0 and apprehended < cap and uniform_nb(k_app, uid[i]) < h_interior:
+        if nat[i] != 0 and uniform_nb(k_app, uid[i]) < h_interior:
+            if defer:
+                return HELD, HELD
+            if apprehended >= cap:
+                return apprehended, deported
             state[i] = pp.MEXICO_DETAINED
             flows[_APP, nat[i], _TRANSIT] += 1
             place[i] = _TRANSIT
@@ -425,7 +438,10 @@ def transit_person_nb(
     elif s == pp.MEXICO_DETAINED:
         if t_next[i] > day:
             return apprehended, deported
-        if deported < deport_left and uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]:
+        sent = uniform_nb(k_dep, uid[i]) < deport_p[nat[i]]
+        if defer and sent:
+            return HELD, HELD
+        if sent and deported < deport_left:
             flows[_DEP, nat[i], place[i]] += 1
             state[i] = pp.HOME
             place[i] = _HOME
