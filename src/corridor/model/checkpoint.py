@@ -158,7 +158,8 @@ class RunInputs:
 class History:
     """The checkpoints of the last ``size`` runs, newest first (``corridor.run(...,
     history=h)``). Safe to share between threads; each checkpoint holds a copy of the result
-    tables up to its day (~40 MB at any scale) and of the people then alive."""
+    tables up to its day (~50 MB at any scale for the shipped scenarios) and of the people
+    then alive."""
 
     def __init__(self, size: int = 2) -> None:
         if size < 1:
