@@ -277,7 +277,9 @@ def run_mcmc(
     if processes > 1:
         import multiprocessing as mp
 
-        pool = mp.get_context("fork").Pool(processes)
+        # One numba thread per worker: the processes already fill the cores, and a day's
+        # pass split over threads in each would oversubscribe them (results are the same).
+        pool = mp.get_context("fork").Pool(processes, initializer=_one_thread)
     try:
         sampler = emcee.EnsembleSampler(walkers, len(FREE), obj, pool=pool)
         state = p0
@@ -290,6 +292,12 @@ def run_mcmc(
             pool.close()
     acceptance = float(np.mean(sampler.acceptance_fraction))
     return sampler.get_chain(), sampler.get_log_prob(), acceptance
+
+
+def _one_thread() -> None:
+    import numba
+
+    numba.set_num_threads(1)
 
 
 def select_draws(
