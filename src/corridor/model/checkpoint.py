@@ -14,7 +14,9 @@ time, for a dashboard moving a lever, a comparison of two scenarios, a sweep ove
 A day-indexed array is one whose first axis has a row per day of the run. If the run before the
 decision date wrote into such an array's later rows (a schedule filled ahead), those rows are
 state too: a run resumes only if its own rows there were also equal before it started, and
-takes them from the checkpoint.
+takes them from the checkpoint. This relies on the kernels reading a day-indexed table only at
+the day they run or earlier; what looks ahead (removal flight seats in the coming days) is
+computed into that day's row before the run, and so compared with the rest.
 """
 
 from __future__ import annotations
