@@ -34,6 +34,7 @@ from corridor.model.transit import HELD, transit_keys_nb, transit_person_nb
 _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 # Below this many people a day, one thread: a day's split costs ~5-10 us of starting threads.
 SPLIT_MIN = 6000
+_ROW = 64  # int64s per range's row of small counts: 512 bytes, never a shared cache line
 # Ranges a day is split into; None: numba's thread count (tests set more ranges than threads).
 SPLIT: int | None = None
 
@@ -358,11 +359,14 @@ def travel_and_wait_nb(
             due,
         )
         return n, live, n_cross, n_cand, n_cust, n_due, deported
+    # Each range's counts by city in a row of its own 512 bytes: rows sharing a cache line
+    # would have the threads take it from each other on every person who waits.
+    pad = max(n_city, _ROW)
     bounds = np.empty(split + 1, dtype=np.int64)
     for c in range(split + 1):
         bounds[c] = n * c // split
     out = np.zeros((split, 4), dtype=np.int64)
-    waiting = np.zeros((split, n_city), dtype=np.int64)
+    waiting = np.zeros((split, pad), dtype=np.int64)
     held = cust  # scratch until staging fills it: those held, from each range's start
     _travel_split_nb(
         bounds, day, t_keys, n_count, hist, hist_x, ppl, flows, flows_x, tra, held, waiting, out
@@ -396,7 +400,7 @@ def travel_and_wait_nb(
     for c in range(1, split):
         _add_into(flows, flows_x[c - 1])
     # Beds: a range starts with those the ranges before it took (first come, first served).
-    occupied_c = np.zeros((split, n_city), dtype=np.int64)
+    occupied_c = np.zeros((split, pad), dtype=np.int64)
     for c in range(1, split):
         for x in range(n_city):
             occupied_c[c, x] = min(occupied_c[c - 1, x] + waiting[c - 1, x], stg.beds[day, x])
