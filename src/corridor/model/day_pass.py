@@ -305,11 +305,12 @@ def travel_and_wait_nb(
 ):
     """Transit, then staging, for everyone. First, with ``compact``, the people move down over
     the absorbed; the people ``i < n_count`` (yesterday's) go into yesterday's head counts
-    (``hist``) before anyone moves. ``split``: how many ranges (threads; 1 = this thread only,
-    as do days with fewer than :data:`SPLIT_MIN` people); ranges after the first count into
-    ``hist_x``, ``flows_x`` and ``exposed_x`` [range - 1], which the caller adds (the head
-    counts) or this adds (flows, exposure) into the day's. ``exposed``: zeroed counts of who is
-    exposed to harm (:func:`corridor.model.staging.harm_nb`).
+    (``hist``) before anyone moves. ``split``: how many ranges (threads; 1 = this thread
+    only: the driver asks for 1 on days with fewer than :data:`SPLIT_MIN` people); ranges
+    after the first count into ``hist_x``, ``flows_x`` and ``exposed_x`` [range - 1], which
+    the caller adds (the head counts) or this adds (flows, exposure) into the day's.
+    ``exposed``: zeroed counts of who is exposed to harm
+    (:func:`corridor.model.staging.harm_nb`).
 
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
@@ -320,7 +321,7 @@ def travel_and_wait_nb(
     t_keys = transit_keys_nb(seed, day)
     s_keys = staging_keys_nb(seed, day)
     n_city = stg.beds.shape[1]
-    if split < 2 or n < SPLIT_MIN:
+    if split < 2:
         held = crossers[:0]  # not written: no deferral on one thread
         waiting = np.zeros(n_city, dtype=np.int64)
         live, _, _, deported = travel_range_nb(
