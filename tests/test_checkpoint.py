@@ -76,3 +76,14 @@ def test_a_daily_table_matches_on_the_days_before_unless_written_ahead() -> None
     assert _equal(a[:, 0].copy(), b[:8, 0].copy(), 6, 10, 8, whole=False)  # other end date
     assert not _equal(a.T.copy(), b.T.copy(), 6, 10, 10, whole=False)  # not daily: whole
     assert _equal(0.5, 0.5, 6, 10, 10, False) and not _equal(0.5, 1, 6, 10, 10, False)
+
+
+def test_paired_ensembles_resume_member_by_member() -> None:
+    """corridor.compare's pairing: member k of b resumes from member k of a's checkpoint."""
+    h = History(size=2)
+    corridor.ensemble("baseline", 2, scale=SCALE, history=h)
+    eb = corridor.ensemble("mexico-asks", 2, scale=SCALE, history=h)
+    assert eb.attrs["resumed_from"] == "2024-01-01" and h.hits == 2
+    cold = corridor.ensemble("mexico-asks", 2, scale=SCALE)
+    assert cold.attrs["resumed_from"] == ""
+    assert _same(eb, cold)
