@@ -141,4 +141,6 @@ def run(
         "emergency_authority_on": ("time", sim.module("bookkeeping").emergency),
         "flights": (("time", "nationality"), sim.module("removal").flights_flown),
     }
-    return to_dataset(res, day_dates(scn), scn.scale, attrs, more)
+    ds = to_dataset(res, day_dates(scn), scn.scale, attrs, more)
+    sim.close()
+    return ds
