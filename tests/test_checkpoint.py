@@ -87,3 +87,14 @@ def test_paired_ensembles_resume_member_by_member() -> None:
     cold = corridor.ensemble("mexico-asks", 2, scale=SCALE)
     assert cold.attrs["resumed_from"] == ""
     assert _same(eb, cold)
+
+
+def test_a_history_that_differs_on_the_eve_does_not_resume() -> None:
+    """The emergency authority's policy starts on the decision date, but the switch decides on
+    31 December with 1 January's threshold (bookkeeping.on_at is one day ahead): the days
+    before the decision date differ, and the run must not resume."""
+    h = History()
+    corridor.run("baseline", scale=SCALE, history=h)
+    ds = corridor.run("emergency-authority-5000", scale=SCALE, history=h)
+    assert ds.attrs["resumed_from"] == "" and h.hits == 0
+    assert _same(ds, corridor.run("emergency-authority-5000", scale=SCALE))
