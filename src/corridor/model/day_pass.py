@@ -63,7 +63,8 @@ def travel_range_nb(
 ):
     """People ``lo`` to ``hi - 1``: yesterday's head counts of those before ``n_count`` (into
     ``hist``), then the day's travel. ``defer``: INM's cap-bound cases go into ``held`` from
-    index ``lo``. ``waiting``: adds who waits in each border city after it. Returns (head
+    index ``lo`` and ``waiting`` adds who waits in each border city after it (only a split
+    needs it: one thread takes the beds in order as it goes). Returns (head
     counted, held, apprehended, deported)."""
     state, place = ppl[3], ppl[4]
     d = tra.month_row[day]
@@ -106,7 +107,7 @@ def travel_range_nb(
                 continue
             apprehended, deported = a, b
             s = state[i]
-        if s == pp.WAITING or s == pp.MPP:
+        if defer and (s == pp.WAITING or s == pp.MPP):
             waiting[place[i] - _FIRST_CITY] += 1
     return counted, n_held, apprehended, deported
 
