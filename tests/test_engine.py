@@ -96,6 +96,11 @@ def test_agents_are_at_most_32_bytes() -> None:
 def _random_people(r: np.random.Generator, capacity: int) -> dict[str, np.ndarray]:
     out = {}
     for name, dt in pp.FIELDS.items():
+        if dt.kind == "f":  # thresholds: any float, NaN and infinities included
+            x = r.normal(0.0, 100.0, capacity).astype(dt)
+            x[r.random(capacity) < 0.1] = r.choice([np.nan, np.inf, -np.inf])
+            out[name] = x
+            continue
         info = np.iinfo(dt)
         out[name] = r.integers(info.min, info.max, capacity, dtype=dt, endpoint=True)
     out["uid"] = r.permutation(capacity).astype(np.int64)

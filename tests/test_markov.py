@@ -12,7 +12,7 @@ from corridor.engine import people as pp
 from corridor.engine.reference import staging_chain, two_state_chain
 from corridor.engine.series import N_FLOWS, F
 from corridor.model.places import BORDER_CITIES, N_NAT, N_PLACES, PLACE
-from corridor.model.staging import CROSS, staging_nb
+from corridor.model.staging import CROSS, shelter_split_nb, staging_nb, sum_hazards_nb
 
 SEED = 20240110
 Z = 4.0  # standard errors allowed
@@ -87,16 +87,21 @@ HARM = 0.02
 SHELTER_FACTOR = 0.25
 
 
-def _stage_one_day(n, day, beds, ppl, event, flows) -> None:
-    """One day of the staging kernel with the test's fixed hazards (no CBP One)."""
+def _stage_one_day(n, day, beds, ppl, event, flows, hazard) -> None:
+    """One day of the staging kernel with the test's fixed hazards (no CBP One); ``hazard``:
+    the summed hazards, carried from day to day as the staging step carries them."""
+    cross = np.repeat(CROSS_H[:, None], N_NAT, axis=1)  # [kind, nationality]
+    give_up = np.repeat(GIVE_UP_G[:, None], N_NAT, axis=1)
+    sum_hazards_nb(cross, give_up, hazard)
     staging_nb(
         n,
         day,
         SEED,
         beds,
-        np.repeat(CROSS_H[:, None], N_NAT, axis=1),  # [kind, nationality]
-        np.repeat(GIVE_UP_G[:, None], N_NAT, axis=1),  # [kind, nationality]
-        0.0,
+        cross,
+        give_up,
+        hazard,
+        np.zeros(day + 1),  # no CBP One: nothing to register with
         MIN_WAIT,
         HARM,
         SHELTER_FACTOR,
@@ -117,6 +122,8 @@ def _population(per_group: int) -> pp.People:
     ppl.t_state[:total] = 0
     ppl.t_last_enc[:total] = -1
     ppl.t_cbp[:total] = -1
+    ppl.thr[:total] = pp.PENDING
+    ppl.thr_reg[:total] = pp.NONE
     for g, nat in enumerate([*GROUPS, MPP_NAT]):
         sl = slice(g * per_group, (g + 1) * per_group)
         ppl.nat[sl] = nat
@@ -158,8 +165,9 @@ def test_staging_matches_markov_chain(sheltered: bool) -> None:
     harm_rate = HARM * (SHELTER_FACTOR if sheltered else 1.0)
     crossed = np.zeros(N_NAT, dtype=np.int64)
     checks = {2, 3, 5, 10, 20, 40, 60}
+    hazard = np.zeros((2, len(CROSS_H), N_NAT))
     for day in range(max(checks)):
-        _stage_one_day(n, day, beds, ppl, event, flows)
+        _stage_one_day(n, day, beds, ppl, event, flows, hazard)
         went = event[:n] == CROSS
         assert not went[ppl.state[:n] == pp.MPP].any()  # MPP waiters never cross
         crossed += np.bincount(ppl.nat[:n][went], minlength=N_NAT)
@@ -187,30 +195,40 @@ def test_staging_matches_markov_chain(sheltered: bool) -> None:
         mpp_left = int(((nat == MPP_NAT) & (state == pp.MPP)).sum())
         _within(mpp_left, per_group, (1 - MPP_GIVE_UP) ** t, f"MPP still waiting, day {t}")
         assert flows[F["gave_up"], MPP_NAT, CITY] == per_group - mpp_left
-        in_shelter = (ppl.flags[:n] & pp.IN_SHELTER) != 0
-        waiting = np.isin(state, (pp.WAITING, pp.MPP))
-        assert in_shelter[waiting].all() if sheltered else not in_shelter[waiting].any()
-        assert not in_shelter[state == pp.HOME].any()  # going home leaves the shelter
     # The first-try group's crossings by the end: mostly done, against the closed form.
     exp = staging_chain(per_group, CROSS_H[0], GIVE_UP_G[0], max(checks) - MIN_WAIT)
     assert exp["crossed"] > 0.9
 
 
-def test_staging_bed_allocation_is_first_come_first_served() -> None:
-    """With fewer beds than people, the first ``beds`` waiting in array order get them."""
-    per_group = 500
-    ppl = _population(per_group)
-    n = ppl.n
-    event = np.zeros(ppl.capacity, dtype=np.uint8)
-    flows = np.zeros((N_FLOWS, N_NAT, N_PLACES), dtype=np.int32)
-    beds = np.zeros(len(BORDER_CITIES), dtype=np.int64)
-    beds[0] = 700
-    for day in range(5):
-        waiting_before = np.flatnonzero(np.isin(ppl.state[:n], (pp.WAITING, pp.MPP)))
-        _stage_one_day(n, day, beds, ppl, event, flows)
-        got_bed = waiting_before[:700]
-        still = np.isin(ppl.state[got_bed], (pp.WAITING, pp.MPP))
-        assert ((ppl.flags[got_bed[still]] & pp.IN_SHELTER) != 0).all()
-        rest = waiting_before[700:]
-        assert ((ppl.flags[rest] & pp.IN_SHELTER) == 0).all()
-        ppl.state[:n][event[:n] == CROSS] = pp.IN_US
+@pytest.mark.parametrize("seed", range(5))
+def test_shelter_beds_are_shared_in_proportion(seed: int) -> None:
+    """A city's beds go to the nationalities waiting there in proportion to their numbers:
+    whole beds, each nationality's within one of its exact share, all of them used when there
+    are more people than beds, everyone in when there are beds enough, and the largest
+    remainders (ties: the first nationality) take the beds left over."""
+    r = np.random.default_rng(seed)
+    n_city = len(BORDER_CITIES)
+    waiting = r.integers(0, 400, (N_NAT, n_city)).astype(np.int64)
+    waiting[:, 0] = 0  # a city with nobody
+    beds = r.integers(0, 2000, n_city).astype(np.int64)
+    beds[1] = 0  # a city without shelters
+    out = np.zeros((2, N_NAT, n_city), dtype=np.int64)
+    shelter_split_nb(beds, waiting, out)
+    street, shelter = out
+    np.testing.assert_array_equal(street + shelter, waiting)
+    assert (shelter >= 0).all() and (street >= 0).all()
+    total = waiting.sum(axis=0)
+    np.testing.assert_array_equal(shelter.sum(axis=0), np.minimum(beds, total))
+    for c in range(n_city):
+        if total[c] > beds[c]:
+            exact = waiting[:, c] * beds[c] / total[c]
+            assert (np.abs(shelter[:, c] - exact) < 1).all()
+            assert (shelter[:, c] >= np.floor(exact)).all()
+    # Three nationalities of 1 each and 2 beds: the remainders tie, the first two get them.
+    w = np.zeros((N_NAT, n_city), dtype=np.int64)
+    w[[3, 5, 7], 2] = 1
+    b = np.zeros(n_city, dtype=np.int64)
+    b[2] = 2
+    out[:] = 0
+    shelter_split_nb(b, w, out)
+    assert out[1, :, 2].tolist() == [0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]

@@ -167,7 +167,7 @@ def _transit_args(sim: Simulation, day: int) -> tuple:
         pk.city_cdf[pk.month_row[day]],
         pk.travel,
         pk.p_south[day],
-        pk.h_interior[day],
+        pk.h_cum,
         whole,
         left,
         pk.deport_p,
@@ -196,14 +196,18 @@ def _transit(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
 def _staging(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callable[[], None]:
     sim.ensure_event_capacity()
     pk = sim.module("staging").pk
+    cross, give_up = staging.cross_today_nb(day, pk), staging.give_up_today_nb(day, pk)
+    hazard = pk.hazard.copy()  # as the step sums it before the people's day
+    staging.sum_hazards_nb(cross, give_up, hazard)
     args = (
         sim.people.n,
         day,
         sim.seed,
         pk.beds[day],
-        staging.cross_today_nb(day, pk),
-        staging.give_up_today_nb(day, pk),
-        pk.register[day],
+        cross,
+        give_up,
+        hazard,
+        pk.register_cum,
         pk.min_wait,
         pk.harm_street,
         pk.shelter_factor,
@@ -217,13 +221,13 @@ def _staging(case: str, sim: Simulation, day: int, calls: list[Call]) -> Callabl
     small = args[:3] + (np.minimum(pk.beds[day], np.arange(pk.beds.shape[1])),) + args[4:]
     calls.append(_call(case, day, "staging", small, variant=True))
     # Harm is rare at this scale (~3e-4 a person-day): a variant makes it common.
-    harmful = args[:8] + (0.05,) + args[9:]
+    harmful = args[:9] + (0.05,) + args[10:]
     calls.append(_call(case, day, "staging", harmful, variant=True))
 
     def check() -> None:
-        _assert_people(c.after[11], sim, args[0], "staging")
-        np.testing.assert_array_equal(c.after[12], sim.event)
-        np.testing.assert_array_equal(c.after[13], sim.res.flows[day])
+        _assert_people(c.after[12], sim, args[0], "staging")
+        np.testing.assert_array_equal(c.after[13], sim.event)
+        np.testing.assert_array_equal(c.after[14], sim.res.flows[day])
 
     return check
 
@@ -357,10 +361,12 @@ def _bookkeeping(case: str, sim: Simulation, day: int, calls: list[Call]) -> Cal
     stocks = np.zeros_like(sim.res.stocks[day])
     args = (n, day, sim.seed, pk.relief, pk.home_after, _people(sim), sim.res.flows[day].copy())
     args += (stocks, bookkeeping.new_histogram(), sim.module("departure").pk.pool.copy())
+    args += (pk.beds[day], bookkeeping.new_shelter_scratch())
     c = _call(case, day, "end_of_day", args)
     calls.append(c)
     # Everyone in MPP has their hearing (60 days on), and relief is common.
-    calls.append(_call(case, day, "end_of_day", (n, day + 60, sim.seed, 0.3) + args[4:], True))
+    later = min(day + 60, sim.n_days - 1)  # within the run: the pool has a column a day
+    calls.append(_call(case, day, "end_of_day", (n, later, sim.seed, 0.3) + args[4:], True))
 
     def check() -> None:
         assert c.out == sim.people.n
@@ -458,7 +464,11 @@ def _hearings(c: Call) -> int:
 
 def _flow(c: Call, flow: str) -> int:
     """How much a call added to one flow series (its flows argument)."""
-    i = next(k for k, a in enumerate(c.before) if isinstance(a, np.ndarray) and a.ndim == 3)
+    i = next(
+        k
+        for k, a in enumerate(c.before)
+        if isinstance(a, np.ndarray) and a.ndim == 3 and a.shape[0] == len(F)
+    )
     return int(c.after[i][F[flow]].sum() - c.before[i][F[flow]].sum())
 
 

@@ -1,10 +1,10 @@
 """People as a structure of NumPy arrays (LASER style): preallocated capacity, a live count.
 
-Each agent stands for ``scale`` people. Hot state is 24 bytes per agent: an int64 identity used
-for the counter-based draws, eight uint8 fields and four int16 day stamps (days since the
-scenario's start; -1 = never). People who reach an absorbing state (in the US interior, or back
-home) are counted when they get there and compacted out of the arrays at the end of the day,
-so the daily kernels only touch people who are still on the move.
+Each agent stands for ``scale`` people. Hot state is 32 bytes per agent: an int64 identity used
+for the counter-based draws, eight uint8 fields, four int16 day stamps (days since the
+scenario's start; -1 = never) and two float32 thresholds. People who reach an absorbing
+state (in the US interior, or back home) are counted when they get there and compacted out of
+the arrays every few days, so the daily kernels only touch people who are still on the move.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ N_STATES = len(STATE_NAMES)
 N_ACTIVE_STATES = 6
 
 # Flag bits (uint8).
-IN_SHELTER = 1
+# Bit 1 is free (it marked a shelter bed; beds are now shared by nationality: staging).
 CBP_ONE = 2  # registered for a CBP One appointment
 EXPELLED = 4  # last outcome was a Title 42 / summary expulsion (no consequence)
 RETURNED = 8  # last outcome was a Title 8 return or MPP (some consequence)
@@ -43,6 +43,10 @@ DARIEN = 16  # travels via the Darien Gap
 # t_last is the day a returnee went home (its earlier encounters were another agent's): it
 # makes the next encounter a repeat, but not one already counted in that month.
 INHERITED = 32
+UNARMED = np.float32(-np.inf)  # a threshold not drawn yet: reached at once (look at them)
+# A waiting person's crossing threshold to draw once past the minimum wait (staging.due_nb).
+PENDING = np.float32(np.nan)
+NONE = np.float32(np.inf)  # no such event to come
 
 FIELDS: dict[str, np.dtype] = {
     "uid": np.dtype(np.int64),
@@ -58,6 +62,13 @@ FIELDS: dict[str, np.dtype] = {
     "t_state": np.dtype(np.int16),
     "t_last_enc": np.dtype(np.int16),
     "t_cbp": np.dtype(np.int16),
+    # Thresholds on summed daily hazards (an exponential draw above the sum so far): the day a
+    # sum reaches one is the day of the event, with the same chances as a draw each day, and
+    # nobody need be visited on the days between. ``thr``: on the road, INM's interior
+    # apprehension (corridor.model.transit); waiting, crossing or giving up (staging).
+    # ``thr_reg``: waiting, registering with CBP One.
+    "thr": np.dtype(np.float32),
+    "thr_reg": np.dtype(np.float32),
 }
 BYTES_PER_AGENT = sum(dt.itemsize for dt in FIELDS.values())
 
@@ -138,7 +149,23 @@ def compact_nb(n, ppl):
 @person_nb
 def move_nb(ppl, i, j):
     """Copy person ``i`` to slot ``j`` (compaction)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     uid[j] = uid[i]
     nat[j] = nat[i]
     demo[j] = demo[i]
@@ -152,6 +179,8 @@ def move_nb(ppl, i, j):
     t_state[j] = t_state[i]
     t_last[j] = t_last[i]
     t_cbp[j] = t_cbp[i]
+    thr[j] = thr[i]
+    thr_reg[j] = thr_reg[i]
 
 
 def compact_numpy(n: int, arrays: dict[str, np.ndarray]) -> int:

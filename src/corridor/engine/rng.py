@@ -12,6 +12,8 @@ suffix is its reference, used in the tests to show the two agree bit for bit.
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -174,4 +176,31 @@ STREAM = {
     "walk_dwell": 25,
     "redeparture_count": 26,
     "redeparture_pick": 27,
+    "interior_threshold": 28,
+    "crossing_threshold": 29,
 }
+
+
+@nb.njit(cache=True, inline="always")
+def exponential_nb(key: np.uint64, agent: np.int64) -> float:
+    """Exp(1) for one agent under a day key: a threshold on a summed hazard (the first day
+    the sum reaches it is the day of the event: the same chances as a draw each day)."""
+    return -math.log(1.0 - uniform_nb(key, agent))  # libm's, as in pure Python (tests)
+
+
+@nb.njit(cache=True, inline="always")
+def threshold_nb(key: np.uint64, agent: np.int64, cum: np.ndarray, first: int) -> np.float32:
+    """A threshold on a summed hazard ``cum`` (``cum[d]``: the daily hazards summed through day
+    ``d``) for an event possible from day ``first`` on: the sum before ``first`` plus an Exp(1)
+    draw. The first day ``d`` with ``cum[d] >= threshold`` is the event's, with the same
+    chances as a draw each day; no day after today need be known."""
+    before = cum[first - 1] if first > 0 else 0.0
+    return np.float32(before + exponential_nb(key, agent))
+
+
+def hazard_sums(p: np.ndarray) -> np.ndarray:
+    """``cum`` for :func:`threshold_nb` from daily probabilities ``p`` [day]: the hazards
+    -log(1 - p) summed through each day (a certain event counts 700: any Exp(1) draw is
+    below it in practice)."""
+    h = -np.log(np.maximum(1.0 - np.asarray(p, dtype=np.float64), 1e-304))
+    return np.cumsum(np.minimum(h, 700.0))

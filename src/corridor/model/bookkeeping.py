@@ -21,7 +21,8 @@ from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F, S
 from corridor.engine.sim import Module
 from corridor.model.departure import home_to_pool_nb, remember_nb
-from corridor.model.places import N_NAT, N_PLACES, PLACE
+from corridor.model.places import BORDER_CITIES, N_NAT, N_PLACES, PLACE
+from corridor.model.staging import shelter_split_nb
 from corridor.scenario.levers import KEY_INDEX
 
 _ST_MPP_HEARING = STREAM["mpp_hearing"]
@@ -57,6 +58,8 @@ class BookkeepingPack(NamedTuple):
     sent_back_idx: np.ndarray  # flow indices
     expelled_idx: np.ndarray  # flow indices
     histogram: np.ndarray  # scratch for end_of_day_nb
+    beds: np.ndarray  # [day, city] the staging module's shelter beds (agents)
+    shelter: np.ndarray  # scratch for flush_counts_nb: [waiting, street, shelter][nat, city]
 
 
 class Bookkeeping(Module):
@@ -113,6 +116,8 @@ class Bookkeeping(Module):
             _SENT_BACK_IDX,
             _EXPELLED_IDX,
             new_histogram(),
+            sim.module("staging").pk.beds,
+            new_shelter_scratch(),
         )
 
     def step(self, day: int) -> None:
@@ -140,7 +145,18 @@ def bookkeeping_day_nb(day, seed, pk, dep, emergency, below_days, n, ppl, flows,
     # The switch reads only encounters, which hearings do not change: it can go first.
     emergency, below_days = emergency_nb(day, pk, emergency, below_days, flows)
     n = end_of_day_nb(
-        n, day, seed, pk.relief, pk.home_after, ppl, flows, stocks, pk.histogram, dep.pool
+        n,
+        day,
+        seed,
+        pk.relief,
+        pk.home_after,
+        ppl,
+        flows,
+        stocks,
+        pk.histogram,
+        dep.pool,
+        pk.beds[day],
+        pk.shelter,
     )
     outcomes_nb(day, pk, dep, flows)
     return emergency, below_days, n
@@ -191,29 +207,34 @@ _S_MPP = S["mpp_waiting"]
 _S_CBP1 = S["cbp_one_registered"]
 
 
-# Head counts go through a histogram of (state, shelter and CBP One bits, nationality, place):
-# one unconditional increment per person, no branch on the state (states are mixed in array
-# order, so a branch on them mispredicts about every other person). Where people are counted:
+# Head counts go through a histogram of (state, CBP One bit, nationality, place): one
+# unconditional increment per person, no branch on the state (states are mixed in array order,
+# so a branch on them mispredicts about every other person). Where people are counted:
 # travelling south at the origin, in transit at mexico_transit, everyone else where they are.
-_N_KEYS = pp.N_ACTIVE_STATES * 4  # state x (IN_SHELTER | CBP_ONE) bits
+# Who of those waiting is in a shelter is not a person's state: the flush shares each city's
+# beds among the nationalities waiting there (staging.shelter_split_nb).
+_N_KEYS = pp.N_ACTIVE_STATES * 2  # state x CBP_ONE bit
+_CBP_SHIFT = 1  # pp.CBP_ONE == 1 << _CBP_SHIFT
 _FIXED_PLACE = np.full(pp.N_ACTIVE_STATES, -1, dtype=np.int64)
 _FIXED_PLACE[pp.TRAVEL_SOUTH] = _ORIGIN
 _FIXED_PLACE[pp.MEXICO_TRANSIT] = _TRANSIT
+_FIRST_CITY = PLACE[BORDER_CITIES[0]]
+_N_CITIES = len(BORDER_CITIES)
 
 
 def _key_rows() -> np.ndarray:
-    """The stock rows each histogram key adds to (-1: none) [key, 3]."""
-    rows = np.full((_N_KEYS, 3), -1, dtype=np.int64)
+    """The stock rows each histogram key adds to (-1: none) [key, 2]."""
+    assert pp.CBP_ONE == 1 << _CBP_SHIFT
+    rows = np.full((_N_KEYS, 2), -1, dtype=np.int64)
     for s in range(pp.N_ACTIVE_STATES):
-        for bits in range(4):
-            r = rows[s * 4 + bits]
+        for bit in range(2):
+            r = rows[s * 2 + bit]
             if s in (pp.WAITING, pp.MPP):
                 r[0] = _S_WAIT
-                r[1] = _S_SHELTER if bits & pp.IN_SHELTER else _S_STREET
                 if s == pp.MPP:
-                    r[2] = _S_MPP
-                elif bits & pp.CBP_ONE:
-                    r[2] = _S_CBP1
+                    r[1] = _S_MPP
+                elif bit:
+                    r[1] = _S_CBP1
             else:
                 r[0] = {
                     pp.MEXICO_TRANSIT: _S_TRANSIT,
@@ -225,6 +246,25 @@ def _key_rows() -> np.ndarray:
 
 
 _KEY_ROWS = _key_rows()
+_WAITING_KEYS = np.array(
+    [s * 2 + bit for s in (pp.WAITING, pp.MPP) for bit in range(2)], dtype=np.int64
+)
+
+
+def new_shelter_scratch() -> np.ndarray:
+    """Scratch for :func:`flush_counts_nb`: [waiting, on the street, in a shelter][nat, city]."""
+    return np.zeros((3, N_NAT, _N_CITIES), dtype=np.int64)
+
+
+@pp.helper_nb
+def waiting_from_counts_nb(hist, waiting):
+    """Who waits in each border city [nat, city] (waiting or in MPP) from the head counts."""
+    for a in range(waiting.shape[0]):
+        for c in range(waiting.shape[1]):
+            w = 0
+            for key in _WAITING_KEYS:
+                w += hist[key, a, _FIRST_CITY + c]
+            waiting[a, c] = w
 
 
 def new_histogram() -> np.ndarray:
@@ -233,17 +273,18 @@ def new_histogram() -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist, pool):
+def end_of_day_nb(n, day, seed, relief, home_after, ppl, flows, stocks, hist, pool, beds, shelter):
     """MPP hearings due today (relief: enter the US; a removal order: home or wait again), the
     end-of-day head counts by nationality and place, and the compaction of absorbed people
     (those sent home after an encounter into the departure module's ``pool``), in one pass
     over the people (each person's hearing, count and move touch only that person). Returns
     the live count after compaction (:func:`corridor.engine.people.compact_nb` keeps the same
     people in the same order). ``hist`` is zeroed scratch
-    (:func:`new_histogram`), left zeroed."""
+    (:func:`new_histogram`), left zeroed; ``beds`` today's by city, ``shelter`` scratch
+    (:func:`new_shelter_scratch`)."""
     key = hearing_key_nb(seed, day)
     j = _end_of_day_loop_nb(n, day, key, relief, home_after, ppl, flows, hist, pool)
-    flush_counts_nb(hist, stocks)
+    flush_counts_nb(hist, stocks, beds, shelter)
     return j
 
 
@@ -279,11 +320,26 @@ def hearing_key_nb(seed, day):
 def hearing_nb(i, day, key, relief, home_after, ppl, flows):
     """The MPP hearing of person ``i`` (due today): relief and the US, or a removal order and
     home or back to waiting in the city."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     a = nat[i]
     c = place[i]
     u = uniform_nb(key, uid[i])
-    flags[i] &= ~np.uint8(pp.IN_SHELTER)
     if u < relief:
         flows[_REL, a, c] += 1
         state[i] = pp.IN_US
@@ -296,6 +352,8 @@ def hearing_nb(i, day, key, relief, home_after, ppl, flows):
     else:
         state[i] = pp.WAITING
         t_state[i] = day
+        thr[i] = pp.PENDING
+        thr_reg[i] = pp.NONE
 
 
 @pp.person_nb
@@ -304,14 +362,57 @@ def count_person_nb(i, ppl, hist):
     s = ppl[3][i]
     fixed = _FIXED_PLACE[s]
     c = ppl[4][i] if fixed < 0 else fixed
-    hist[s * 4 + (ppl[5][i] & 3), ppl[1][i], c] += 1
+    hist[s * 2 + ((ppl[5][i] >> _CBP_SHIFT) & 1), ppl[1][i], c] += 1
+
+
+@pp.person_nb
+def count_key_nb(i, ppl):
+    """Person ``i``'s flat head-count cell (as :func:`count_person_nb` counts them), -1 when
+    absorbed."""
+    s = ppl[3][i]
+    if s >= pp.N_ACTIVE_STATES:
+        return -1
+    fixed = _FIXED_PLACE[s]
+    c = ppl[4][i] if fixed < 0 else fixed
+    return ((s * 2 + ((ppl[5][i] >> _CBP_SHIFT) & 1)) * N_NAT + ppl[1][i]) * N_PLACES + c
+
+
+@pp.person_nb
+def recount_nb(old, new, counts):
+    """Move one person from head-count cell ``old`` to ``new`` (-1: none) in the flat
+    histogram ``counts``."""
+    if old != new:
+        if old >= 0:
+            counts[old] -= 1
+        if new >= 0:
+            counts[new] += 1
+
+
+@pp.loop_nb
+def count_range_nb(lo, hi, ppl, hist):
+    """The active people ``lo`` to ``hi - 1`` into the head counts ``hist``."""
+    state = ppl[3]
+    for i in range(lo, hi):
+        if state[i] < pp.N_ACTIVE_STATES:
+            count_person_nb(i, ppl, hist)
 
 
 @pp.helper_nb
-def flush_counts_nb(hist, stocks):
-    """The head-count histogram into the day's stocks (a few short vector adds); ``hist`` is
-    left zeroed. Empty keys (most, on a small run) are skipped after one read: adding and
-    zeroing them cost ~3 us a day, more than the rest of such a day."""
+def flush_counts_nb(hist, stocks, beds, shelter):
+    """The head-count histogram into the day's stocks (a few short vector adds), and who of
+    those waiting sleeps in a shelter or on the street (``beds`` today's by city, ``shelter``
+    scratch); both are left zeroed. Empty keys (most, on a small run) are skipped after
+    one read: adding and zeroing them cost ~3 us a day, more than the rest of such a day."""
+    add_counts_nb(hist, stocks, beds, shelter)
+    hist[:] = 0
+    shelter[:] = 0
+
+
+@pp.helper_nb
+def add_counts_nb(hist, stocks, beds, shelter):
+    """:func:`flush_counts_nb`, ``hist`` left as it is (the fused driver keeps its head counts
+    up to date as people change); returns the head count (everyone active)."""
+    live = 0
     m = hist.shape[1] * hist.shape[2]
     h = hist.reshape(_N_KEYS, m)  # flat rows: the adds vectorise
     out = stocks.reshape(stocks.shape[0], m)
@@ -322,12 +423,21 @@ def flush_counts_nb(hist, stocks):
             any_ |= row[x]
         if any_ == 0:
             continue
+        for x in range(m):
+            live += row[x]
         for r in _KEY_ROWS[key]:
             if r >= 0:
                 dst = out[r]
                 for x in range(m):
                     dst[x] += row[x]
-        row[:] = 0
+    waiting = shelter[0]
+    waiting_from_counts_nb(hist, waiting)
+    shelter_split_nb(beds, waiting, shelter[1:])
+    for a in range(waiting.shape[0]):
+        for c in range(waiting.shape[1]):
+            stocks[_S_STREET, a, _FIRST_CITY + c] += shelter[1, a, c]
+            stocks[_S_SHELTER, a, _FIRST_CITY + c] += shelter[2, a, c]
+    return live
 
 
 @pp.helper_nb

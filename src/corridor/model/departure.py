@@ -509,7 +509,23 @@ def spawn_nb(
     """Append new departures: identity, demographic, route and arrival day for each. One
     uniform picks the route: the Darien below ``darien_p``, the air above it up to
     ``darien_p + air_p``, else by land to Tapachula."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
     k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
@@ -531,6 +547,8 @@ def spawn_nb(
             t_last[i] = -1
             t_cbp[i] = -1
             t_state[i] = day
+            thr[i] = pp.UNARMED  # those flying in, and Mexicans: choose their city today
+            thr_reg[i] = pp.NONE
             z = normal_nb(k_time, u_id)
             if n == 0:  # Mexicans go straight to a border city
                 state[i] = pp.MEXICO_TRANSIT
@@ -551,6 +569,7 @@ def spawn_nb(
                     flags[i] = pp.DARIEN
                     days = days_darien
                 t_next[i] = day + max(1, int(days * np.exp(spread * z)))
+                thr[i] = pp.NONE
             i += 1
 
 

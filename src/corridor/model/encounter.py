@@ -276,14 +276,29 @@ def encounter_nb(
 def encounter_person_nb(i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows):
     """Person ``i``'s crossing today: returns the event, OFO (at a port), USBP (apprehended
     between ports) or 0 (got away into the US)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     u = uniform_nb(k, uid[i])
     if u < port_share:
         return OFO
     if u < port_share + (1.0 - port_share) * gotaway[nat[i]]:
         sec = sector_of(uid[i], place[i] - _FIRST_CITY, k_sector, alt, primary, second)
         flows[_GOT, nat[i], sec] += 1
-        flags[i] &= ~np.uint8(pp.IN_SHELTER)
         state[i] = pp.IN_US
         place[i] = sec
         return 0

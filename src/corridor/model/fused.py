@@ -36,20 +36,21 @@ from corridor.engine.units import limit as scale_limit
 from corridor.engine.units import scale_day_nb
 from corridor.model import day_pass
 from corridor.model.bookkeeping import (
-    count_person_nb,
+    add_counts_nb,
+    count_key_nb,
+    count_range_nb,
     emergency_nb,
-    flush_counts_nb,
     hearing_key_nb,
     hearing_nb,
     outcomes_nb,
+    recount_nb,
 )
 from corridor.model.checkpoint import Checkpoint, History, RunInputs, copy_pack
-from corridor.model.day_pass import travel_and_wait_nb
+from corridor.model.day_pass import compact_nb, travel_and_wait_nb
 from corridor.model.departure import (
     COMPACT_EVERY_DAYS,
     departure_counts_into_nb,
     departure_day_nb,
-    home_to_pool_nb,
 )
 from corridor.model.encounter import (
     OFO_APPT,
@@ -60,10 +61,7 @@ from corridor.model.encounter import (
 )
 from corridor.model.processing import flight_room_into_nb, process_person_nb, takeback_left_nb
 from corridor.model.removal import remove_nb, seats_today_into_nb
-from corridor.model.staging import (
-    cross_today_into_nb,
-    harm_nb,
-)
+from corridor.model.staging import cross_today_into_nb, harm_nb, sum_hazards_nb
 from corridor.model.transit import inm_limits_nb
 
 if TYPE_CHECKING:
@@ -175,17 +173,18 @@ def run_days_nb(
     """Days ``d0`` to ``d1 - 1``, every phase in order. Returns the first day not run: ``d1``,
     or a day whose departures do not fit (``istate[I_NEED]`` = agents needed), untouched.
 
-    A day takes two tight loops over all the people instead of six. Transit and staging go
-    together (:func:`corridor.model.day_pass.travel_and_wait_nb`; over ``split`` threads on a
-    day with at least ``split_min`` people, the same results), which also lists who crosses
-    today, who may enter the CBP One lottery, who is in US custody and whose MPP hearing is
-    due; the lottery draws from its list; encounter and processing visit only those crossing
-    or holding an appointment (:func:`_cross_nb`); removal only those in custody; the
-    hearings only those due. The end-of-day head counts read nothing but the people and
-    nothing reads them, so each day's are taken in the next day's pass, before anyone moves
-    (and at the end of the call, :func:`_count_nb`). Absorbed people stay in the arrays
-    (every phase skips them) until they fill a quarter of them, then that pass moves the rest
-    down over them.
+    A day takes two loops over the people instead of six, and each calls a day's kernel only
+    for the people something happens to. Transit and staging go together
+    (:func:`corridor.model.day_pass.travel_and_wait_nb`; over ``split`` threads on a day with
+    at least ``split_min`` people, the same results), which also lists who crosses today, who
+    may enter the CBP One lottery, who is in US custody and whose MPP hearing is due; the
+    lottery draws from its list; encounter and processing visit only those crossing or holding
+    an appointment (:func:`_cross_nb`); removal only those in custody; the hearings only those
+    due. The head counts are not recounted daily: a histogram of them is built at the call's
+    start and each phase moves a person's count when their state, place or CBP One
+    registration changes; each day's is added into the stocks. Absorbed people stay in the
+    arrays (every phase skips them) until they fill a quarter of them, or every few days, then
+    the pass moves the rest down over them.
 
     With ``scale`` > 1, each day's tables are multiplied into people as soon as they are final
     (:func:`corridor.engine.units.scale_day_nb`, counts up to ``limit``); ``istate[I_FITS:]``
@@ -217,16 +216,21 @@ def run_days_nb(
     cross = np.empty((stg.cross.shape[1], n_nat))
     give_up = np.empty((stg.cross.shape[1], n_nat))
     exposed = np.zeros((2, n_nat, stg.beds.shape[1]), dtype=np.int64)  # harm_nb zeroes it
+    waiting = np.zeros((n_nat, stg.beds.shape[1]), dtype=np.int64)
     # The pass's ranges after the first count into their own (zeroed) copies: see day_pass.
     extra = max(split - 1, 0)
-    hist_x = np.zeros((extra,) + bk.histogram.shape, dtype=bk.histogram.dtype)
+    hist = bk.histogram  # the head counts, kept up to date as people change
+    hist[:] = 0
+    count_range_nb(0, n, ppl, hist)
+    cells = hist.reshape(-1)
+    hist_x = np.zeros((extra,) + hist.shape, dtype=hist.dtype)
     flows_x = np.zeros((extra,) + flows.shape[1:], dtype=flows.dtype)
-    exposed_x = np.zeros((extra,) + exposed.shape, dtype=exposed.dtype)
     seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     flight_room = np.empty(n_nat, dtype=np.int64)
-    hist = bk.histogram
     k_sector = sector_key_nb(seed)
-    absorbed = 0  # absorbed people known to be in the arrays (as of the day before yesterday)
+    live = 0
+    for x in range(cells.shape[0]):
+        live += cells[x]
     compacted = istate[I_COMPACTED]
     day = d0
     while day < d1:
@@ -237,6 +241,7 @@ def run_days_nb(
         f = flows[day]
         n_old = n  # yesterday's people; today's departures go after them
         n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
+        count_range_nb(n_old, n, ppl, hist)
         cap, deport_left, cap_carry, deported, deport_month = inm_limits_nb(
             day, tra, cap_carry, deported, deport_month
         )
@@ -244,17 +249,16 @@ def run_days_nb(
         takeback_left, takeback, takeback_month = takeback_left_nb(
             day, pro, takeback, takeback_month
         )
-        counting = day > d0  # yesterday's head counts (the call's first day: done before)
         # Also every few days: the people sent home reach the re-departure pool only then.
-        compact = 4 * absorbed > n or day - compacted >= COMPACT_EVERY_DAYS
+        compact = 4 * (n_old - live) > n or day - compacted >= COMPACT_EVERY_DAYS
         if compact:
             compacted = day
         cross_today_into_nb(day, stg, cross, give_up)
-        n_after, live, n_cross, n_cand, n_cust, n_due, deported_today = travel_and_wait_nb(
+        sum_hazards_nb(cross, give_up, stg.hazard)
+        n, n_cross, n_cand, n_cust, n_due, deported_today = travel_and_wait_nb(
             day,
             seed,
             n,
-            n_old if counting else 0,
             compact,
             split if n >= split_min else 1,
             hist,
@@ -270,7 +274,7 @@ def run_days_nb(
             cross,
             give_up,
             exposed,
-            exposed_x,
+            waiting,
             slots > 0,
             crossers,
             cand,
@@ -278,17 +282,6 @@ def run_days_nb(
             due,
         )
         harm_nb(day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f)
-        if counting:
-            flush_counts_nb(hist, stocks[day - 1])
-            for c in range(hist_x.shape[0]):
-                flush_counts_nb(hist_x[c], stocks[day - 1])
-            fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
-            steps += live
-            peak = max(peak, live)
-            absorbed = 0 if compact else n_old - live
-        elif compact:
-            absorbed = 0
-        n = n_after
         deported += deported_today
         if slots > 0:
             key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
@@ -314,25 +307,31 @@ def run_days_nb(
             takeback_left,
             max(0, int(pro.beds[day]) - custody),
             flight_room,
+            cells,
         )
         takeback += taken
         custody += admitted
         seats_today_into_nb(day, rem, seats)
+        _shift_counts_nb(cust[:n_cust], ppl, cells, -1)
         custody -= remove_nb(cust[:n_cust], day, seats, rem.max_days, ppl, f)
+        _shift_counts_nb(cust[:n_cust], ppl, cells, 1)
         # The end of the day: the switch reads only encounters, which hearings do not change.
         emergency, below = emergency_nb(day, bk, emergency, below, f)
-        _hearings_nb(due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f)
+        _hearings_nb(
+            due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f, cells
+        )
         outcomes_nb(day, bk, dep, f)
+        live = add_counts_nb(hist, stocks[day], stg.beds[day], bk.shelter)
+        steps += live
+        peak = max(peak, live)
+        fits_s = scale_day_nb(stocks, day, scale, limit, fits_s)
         fits_f = scale_day_nb(flows, day, scale, limit, fits_f)
         fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         day += 1
-    if day > d0:  # the last day's head counts; leave no absorbed people behind
-        n, live = _count_nb(n, ppl, hist, dep.pool)
+    if day > d0:  # leave no absorbed people behind
+        n = compact_nb(n, ppl, dep.pool)
         compacted = day
-        flush_counts_nb(hist, stocks[day - 1])
-        fits_s = scale_day_nb(stocks, day - 1, scale, limit, fits_s)
-        steps += live
-        peak = max(peak, live)
+    hist[:] = 0
     istate[I_N] = n
     istate[I_STEPS] = steps
     istate[I_PEAK] = peak
@@ -353,28 +352,23 @@ def run_days_nb(
 
 
 @pp.loop_nb
-def _count_nb(n, ppl, hist, pool):
-    """Head counts of the people into ``hist``, moving them down over the absorbed (those
-    sent home into ``pool``); returns (the new array length, the live count): both the same
-    number."""
-    state = ppl[3]
-    j = 0
-    for i in range(n):
-        if state[i] < pp.N_ACTIVE_STATES:
-            count_person_nb(i, ppl, hist)
-            if j != i:
-                pp.move_nb(ppl, i, j)
-            j += 1
-        else:
-            home_to_pool_nb(i, ppl, pool)
-    return j, j
+def _shift_counts_nb(listed, ppl, cells, sign):
+    """Take the listed people out of the head counts (``sign`` -1) or put them back in (+1)
+    around a phase that changes them."""
+    for i in listed:
+        k = count_key_nb(i, ppl)
+        if k >= 0:
+            cells[k] += sign
 
 
 @pp.loop_nb
-def _hearings_nb(due, day, key, relief, home_after, ppl, flows):
-    """The MPP hearings of those listed (each touches only that person: any order)."""
+def _hearings_nb(due, day, key, relief, home_after, ppl, flows, cells):
+    """The MPP hearings of those listed (each touches only that person: any order), their
+    head counts moved in ``cells``."""
     for i in due:
+        k0 = count_key_nb(i, ppl)
         hearing_nb(i, day, key, relief, home_after, ppl, flows)
+        recount_nb(k0, count_key_nb(i, ppl), cells)
 
 
 @pp.loop_nb
@@ -398,12 +392,13 @@ def _cross_nb(
     takeback_left,
     beds_left,
     flight_room,
+    cells,
 ):
     """Encounter then processing for those who try to cross (``crossers``) or won an
     appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
     (take-backs, beds) go in array order, and encounter reads none of them. Appends today's
-    admissions to custody to ``cust`` (and any MPP hearing due today to ``due``); returns
-    (their lengths, taken back, admitted)."""
+    admissions to custody to ``cust`` (and any MPP hearing due today to ``due``); moves their
+    head counts in ``cells``; returns (their lengths, taken back, admitted)."""
     state = ppl[3]
     k_usbp = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
     p_keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
@@ -434,6 +429,7 @@ def _cross_nb(
             a += 1
         if wi == i:
             b += 1
+        k0 = count_key_nb(i, ppl)
         ev = event[i]
         if ev != OFO_APPT:
             ev = encounter_person_nb(
@@ -449,6 +445,7 @@ def _cross_nb(
                 flows,
             )
             if ev == 0:
+                recount_nb(k0, count_key_nb(i, ppl), cells)
                 continue
         event[i] = 0
         taken, admitted = process_person_nb(
@@ -481,6 +478,7 @@ def _cross_nb(
             taken,
             admitted,
         )
+        recount_nb(k0, count_key_nb(i, ppl), cells)
         if state[i] == pp.US_CUSTODY:
             cust[n_cust] = i
             n_cust += 1

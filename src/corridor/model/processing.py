@@ -566,7 +566,23 @@ def process_person_nb(
     the loop of it over everyone; the fused driver calls it for today's encounters only).
     Take-backs and custody admissions so far today come in and go out: Mexico's monthly cap
     and the beds are used in array order."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     k1, k2 = keys
     month = month_of_day[day]
     a = nat[i]
@@ -608,7 +624,6 @@ def process_person_nb(
     )
     title = 1 if (o == _EXPEL_MX or o == _EXPEL_FLIGHT) else 0
     cbp[comp, title, d, a] += 1
-    flags[i] &= ~np.uint8(pp.IN_SHELTER)
     if o == _RELEASE:
         flows[_REL, a, sec] += 1
         state[i] = pp.IN_US
@@ -621,6 +636,8 @@ def process_person_nb(
         flags[i] = (flags[i] | pp.EXPELLED) & ~np.uint8(pp.RETURNED)
         state[i] = pp.WAITING
         t_state[i] = day
+        thr[i] = pp.PENDING  # a new kind: staging draws new thresholds
+        thr_reg[i] = pp.NONE
     elif o == _EXPEL_FLIGHT or o == _CUSTODY:
         if o == _EXPEL_FLIGHT:
             flows[_T42, a, sec] += 1
@@ -644,6 +661,8 @@ def process_person_nb(
         flags[i] = (flags[i] | pp.RETURNED) & ~np.uint8(pp.EXPELLED)
         state[i] = pp.WAITING
         t_state[i] = day
+        thr[i] = pp.PENDING
+        thr_reg[i] = pp.NONE
     else:  # MPP
         flows[_MPP, a, place[i]] += 1
         flows[_RET, a, place[i]] += 1

@@ -11,8 +11,10 @@ How the kernels' sequential parts become array operations:
 
 * capacity used in index order (INM's apprehensions, Mexico's deportation cap) is a cumulative
   sum of the wanting mask compared with the capacity;
-* "first come first served" per group (shelter beds per city, seats per nationality) is each
-  person's rank within their group in index (or FIFO) order;
+* "first come first served" per group (seats per nationality) is each person's rank within
+  their group in FIFO order;
+* a threshold on a summed hazard (an exponential draw above the sum so far) is the same draw,
+  with the sums as the kernels keep them, compared the same way (in float32, as stored);
 * FIFO boarding is a stable argsort of the custody start day;
 * counting is ``np.add.at``;
 * draws are :func:`corridor.engine.rng.uniforms` (the NumPy reference of ``uniform_nb``) and
@@ -29,6 +31,7 @@ last-bit difference changes with probability ~1e-16 per draw; the tests compare 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -48,7 +51,6 @@ from corridor.model.staging import CROSS
 People = tuple[np.ndarray, ...]  # the arrays of pp.FIELDS, in order
 
 _U8 = np.uint8
-_NOT_SHELTER = _U8(~np.uint8(pp.IN_SHELTER))
 
 
 # --- draws ----------------------------------------------------------------------------------
@@ -155,6 +157,38 @@ def _bump(a: np.ndarray, idx: np.ndarray) -> None:
     a[idx] = np.where(v < 255, v + 1, v).astype(a.dtype)
 
 
+def _exponential(key: np.uint64, agents: np.ndarray) -> np.ndarray:
+    """NumPy reference of :func:`corridor.engine.rng.exponential_nb` for many agents."""
+    # libm's log, as the kernel calls it (NumPy's may differ in the last bit)
+    return -np.array([math.log(1.0 - x) for x in uniforms(key, agents)], dtype=np.float64)
+
+
+def _threshold(before: np.ndarray | float, key: np.uint64, agents: np.ndarray) -> np.ndarray:
+    """A threshold as the kernels store it: the sum so far plus an Exp(1) draw, in float32."""
+    return (before + _exponential(key, agents)).astype(np.float32)
+
+
+def shelter_split(beds: np.ndarray, waiting: np.ndarray) -> np.ndarray:
+    """NumPy reference of :func:`corridor.model.staging.shelter_split_nb`: [street, shelter]
+    [nat, city], each city's beds shared by largest remainder (ties to the first
+    nationality)."""
+    waiting = np.asarray(waiting, dtype=np.int64)
+    out = np.zeros((2,) + waiting.shape, dtype=np.int64)
+    for c in range(waiting.shape[1]):
+        w, b = waiting[:, c], int(beds[c])
+        total = int(w.sum())
+        if total <= b:
+            out[1, :, c] = w
+        else:
+            out[1, :, c] = w * b // total
+            left = b - int(out[1, :, c].sum())
+            rem = w * b % total
+            order = np.lexsort((np.arange(w.size), -rem))  # largest first, ties by index
+            out[1, order[:left], c] += 1
+        out[0, :, c] = w - out[1, :, c]
+    return out
+
+
 def _days(t: np.ndarray) -> np.ndarray:
     """int16 day stamps as int64, so differences do not wrap (the kernels promote too)."""
     return t.astype(np.int64)
@@ -233,7 +267,23 @@ def spawn_numpy(
     ppl: People,
 ) -> None:
     """NumPy reference of :func:`corridor.model.departure.spawn_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())
     if total == 0:
@@ -270,6 +320,8 @@ def spawn_numpy(
     state[sl] = np.where(north, pp.MEXICO_TRANSIT, pp.TRAVEL_SOUTH)
     place[sl] = np.where(north, 255, 0)
     t_next[sl] = (day + trip).astype(np.int16)
+    thr[sl] = np.where(north, pp.UNARMED, pp.NONE)
+    thr_reg[sl] = pp.NONE
 
 
 # --- transit --------------------------------------------------------------------------------
@@ -282,7 +334,7 @@ def transit_numpy(
     city_cdf: np.ndarray,
     travel: np.ndarray,
     p_south: float,
-    h_interior: float,
+    h_cum: np.ndarray,
     cap: int,
     deport_left: int,
     deport_p: np.ndarray,
@@ -294,7 +346,23 @@ def transit_numpy(
 ) -> tuple[int, int]:
     """NumPy reference of :func:`corridor.model.transit.transit_nb`; returns (apprehended,
     deported)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     streams = (
         "mexico_apprehension",
         "mexico_deportation",
@@ -302,6 +370,7 @@ def transit_numpy(
         "travel_time",
         "mexico_release_city",
         "mexico_release_time",
+        "interior_threshold",
     )
     key = {name: day_key(seed, STREAM[name], day) for name in streams}
     s = state[:n].copy()  # everyone acts on the state they woke up in
@@ -314,17 +383,26 @@ def transit_numpy(
     def trip(idx: np.ndarray, z: np.ndarray) -> np.ndarray:
         return np.maximum(1, (travel[idx] * np.exp(spread * z)).astype(np.int64))
 
+    def arm(i: np.ndarray, first: int, counter: int) -> None:
+        """INM's interior threshold for those on the road from ``first`` (none for Mexicans)."""
+        before = h_cum[first - 1] if first > 0 else 0.0
+        drawn = _threshold(before, key["interior_threshold"], 2 * u[i] + counter)
+        thr[i] = np.where(a[i] == 0, pp.NONE, drawn)
+
     # Arrivals at Tapachula (the Darien counted on the way).
     south = (s == pp.TRAVEL_SOUTH) & due
     dar = np.flatnonzero(south & ((flags[:n] & pp.DARIEN) != 0))
     _count(flows, tr._DAR, a[dar], np.full(dar.size, tr._DARIEN))
-    # Mexicans leaving home pick their city (keeping their travel time).
+    # Mexicans and those flying in pick their city (keeping their travel time) and start
+    # on the road at once.
     transit = s == pp.MEXICO_TRANSIT
     fresh = np.flatnonzero(transit & (place[:n] == 255))
     place[fresh] = tr._FIRST_CITY + _choose(u_city[fresh] * city_cdf[-1], city_cdf)
+    arm(fresh, day, 0)
     arrive = transit & due
     # INM's apprehensions: Tapachula and the interior share one daily capacity, in index order.
-    want = (south & (u_app < p_south)) | (transit & ~arrive & (a != 0) & (u_app < h_interior))
+    inside = transit & ~arrive & (h_cum[day] >= thr[:n])
+    want = (south & (u_app < p_south)) | inside
     caught = _first_within(want, cap)
     det_days = day + int(detention_days)
 
@@ -336,14 +414,18 @@ def transit_numpy(
     c = _choose(u_city[i] * city_cdf[-1], city_cdf)
     state[i], t_state[i], place[i] = pp.MEXICO_TRANSIT, day, tr._FIRST_CITY + c
     t_next[i] = (day + trip(c, normal(key["travel_time"], u[i]))).astype(np.int16)
+    arm(i, day + 1, 0)
 
     i = np.flatnonzero(arrive)
     state[i], t_state[i] = pp.WAITING, day
+    thr[i], thr_reg[i] = pp.PENDING, pp.NONE
     _count(flows, tr._ARR, a[i], place[i])
 
     i = np.flatnonzero(transit & caught)
     state[i], place[i], t_state[i], t_next[i] = pp.MEXICO_DETAINED, tr._TRANSIT, day, det_days
+    thr[i] = pp.NONE
     _count(flows, tr._APP, a[i], place[i])
+    arm(np.flatnonzero(inside & ~caught), day + 1, 1)  # INM full today: a fresh threshold
 
     # Release or deportation of those whose detention ends, under the month's cap.
     held = (s == pp.MEXICO_DETAINED) & due
@@ -360,6 +442,7 @@ def transit_numpy(
     state[i], t_state[i], place[i] = pp.MEXICO_TRANSIT, day, tr._FIRST_CITY + c
     back = day + trip(c, normal(key["mexico_release_time"], u[i])) + int(restart_days)
     t_next[i] = back.astype(np.int16)
+    arm(i, day + 1, 0)
     return int(caught.sum()), int(deported.sum())
 
 
@@ -373,7 +456,8 @@ def staging_numpy(
     beds: np.ndarray,
     cross: np.ndarray,  # [kind, nationality]
     give_up: np.ndarray,  # [kind, nationality]
-    register: float,
+    hazard: np.ndarray,  # [yesterday, today][kind, nationality] summed
+    register_cum: np.ndarray,  # [day]
     min_wait: int,
     harm_street: float,
     shelter_factor: float,
@@ -383,18 +467,32 @@ def staging_numpy(
     flows: np.ndarray,
 ) -> None:
     """NumPy reference of :func:`corridor.model.staging.staging_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     u = uid[:n]
     a = nat[:n].astype(np.int64)
     s = state[:n].copy()
     event[:n] = 0
     here = np.flatnonzero((s == pp.WAITING) | (s == pp.MPP))
     city = place[here].astype(np.int64) - sg._FIRST_CITY
-    bed = _rank_within(city) < beds[city]  # beds go to the first of each city, index order
-    flags[here] = np.where(bed, flags[here] | pp.IN_SHELTER, flags[here] & _NOT_SHELTER)
-
-    exposed = np.zeros((2, cross.shape[1], beds.shape[0]), dtype=np.int64)
-    np.add.at(exposed, (bed.astype(np.int64), a[here], city), 1)
+    waiting = np.zeros((cross.shape[1], beds.shape[0]), dtype=np.int64)
+    np.add.at(waiting, (a[here], city), 1)
+    exposed = shelter_split(beds, waiting)  # [on the street, in a shelter]
     k_harm = day_key(seed, STREAM["harm"], day)
     for b, g, c in zip(*np.nonzero(exposed), strict=True):
         cell = (b * exposed.shape[1] + g) * exposed.shape[2] + c
@@ -404,28 +502,41 @@ def staging_numpy(
     u_give = uniforms(day_key(seed, STREAM["give_up"], day), u)
     quit_mpp = (s == pp.MPP) & (u_give < mpp_give_up)
 
-    ready = (s == pp.WAITING) & (day - _days(t_state[:n]) >= min_wait)
+    k_thr = day_key(seed, STREAM["crossing_threshold"], day)
     f = flags[:n]
     kind = np.select(
         [(f & pp.EXPELLED) != 0, (f & pp.RETURNED) != 0, (f & pp.CBP_ONE) != 0], [2, 3, 1], 0
     )
-    if register > 0.0:
-        u_reg = uniforms(day_key(seed, STREAM["cbp_one_register"], day), u)
-        reg = np.flatnonzero(ready & ((f & pp.CBP_ONE) == 0) & (u_reg < register))
-        flags[reg] |= _U8(pp.CBP_ONE)
-        t_cbp[reg] = day
-        kind[reg] = np.where(kind[reg] == 0, 1, kind[reg])
-    # One uniform decides both, as in the kernel: below p_cross cross, then give up.
-    u_cross = uniforms(day_key(seed, STREAM["cross_decision"], day), u)
+    waits = s == pp.WAITING
+    # Past the minimum wait with no thresholds yet: draw them.
+    arm = np.flatnonzero(waits & np.isnan(thr[:n]) & (day - _days(t_state[:n]) >= min_wait))
+    thr[arm] = _threshold(hazard[0, kind[arm], a[arm]], k_thr, 2 * u[arm])
+    reg_before = register_cum[day - 1] if day > 0 else 0.0
+    k_reg = day_key(seed, STREAM["cbp_one_register"], day)
+    fresh = arm[(f[arm] & pp.CBP_ONE) == 0]
+    thr_reg[fresh] = _threshold(reg_before, k_reg, u[fresh])
+    thr_reg[arm[(f[arm] & pp.CBP_ONE) != 0]] = pp.NONE
+    # Registering: a new arrival becomes a registrant, with a new threshold on that sum.
+    reg = np.flatnonzero(waits & (register_cum[day] >= thr_reg[:n]))
+    flags[reg] |= _U8(pp.CBP_ONE)
+    t_cbp[reg] = day
+    thr_reg[reg] = pp.NONE
+    new = reg[kind[reg] == 0]
+    kind[new] = 1
+    thr[new] = _threshold(hazard[0, 1, a[new]], k_thr, 2 * u[new] + 1)
+    # Crossing or giving up, once the kind's summed hazard reaches the threshold.
+    go = waits & (hazard[1, kind, a] >= thr[:n])
     p_cross = cross[kind, a]
-    go = ready & (u_cross < p_cross)
-    event[:n][go] = CROSS
-    quit_wait = ready & ~go & (u_cross - p_cross < (1.0 - p_cross) * give_up[kind, a])
+    p_any = 1.0 - (1.0 - p_cross) * (1.0 - give_up[kind, a])
+    u_cross = uniforms(day_key(seed, STREAM["cross_decision"], day), u)
+    crosses = go & (u_cross * p_any < p_cross)
+    quit_wait = go & ~crosses
+    event[:n][crosses] = CROSS
+    i = np.flatnonzero(go)
+    thr[i], thr_reg[i] = pp.PENDING, pp.NONE
 
-    i = np.flatnonzero(quit_mpp)
-    flags[i] &= _NOT_SHELTER
     i = np.flatnonzero(quit_wait)
-    flags[i] &= _U8(~np.uint8(pp.IN_SHELTER | pp.CBP_ONE))
+    flags[i] &= _U8(~np.uint8(pp.CBP_ONE))
     i = np.flatnonzero(quit_mpp | quit_wait)
     state[i] = pp.HOME
     t_state[i] = day
@@ -480,7 +591,23 @@ def encounter_numpy(
     flows: np.ndarray,
 ) -> None:
     """NumPy reference of :func:`corridor.model.encounter.encounter_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     i = np.flatnonzero(event[:n] == CROSS)
     a = nat[i].astype(np.int64)
     u = uniforms(day_key(seed, STREAM["usbp_apprehension"], day), uid[i])
@@ -492,7 +619,6 @@ def encounter_numpy(
     city = place[j].astype(np.int64) - en._FIRST_CITY
     sec = sector_of_numpy(uid[j], city, seed, alt, primary, second)
     _count(flows, en._GOT, a[away], sec)
-    flags[j] &= _NOT_SHELTER
     state[j] = pp.IN_US
     place[j] = sec
     event[j] = 0
@@ -591,7 +717,23 @@ def processing_numpy(
     counter reaches zero, keep the outcomes up to it and decide the rest again with the
     counters as they are then. At most three spans plus one per nationality.
     """
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     i = np.flatnonzero((event[:n] == USBP) | (event[:n] == OFO) | (event[:n] == OFO_APPT))
     ev = event[i].copy()
     event[i] = 0
@@ -651,7 +793,6 @@ def processing_numpy(
 
     title = ((out == _EXPEL_MX) | (out == _EXPEL_FLIGHT)).astype(np.int64)
     np.add.at(cbp, (np.where(usbp, 0, 1), title, d, a), 1)
-    flags[i] &= _NOT_SHELTER
 
     j = out == _RELEASE
     _count(flows, pr._REL, a[j], sec[j])
@@ -663,6 +804,7 @@ def processing_numpy(
     _bump(expl, i[j])
     flags[i[j]] = (flags[i[j]] | pp.EXPELLED) & _U8(~np.uint8(pp.RETURNED))
     state[i[j]], t_state[i[j]] = pp.WAITING, day
+    thr[i[j]], thr_reg[i[j]] = pp.PENDING, pp.NONE
 
     j = out == _EXPEL_FLIGHT
     _count(flows, pr._T42, a[j], sec[j])
@@ -685,6 +827,8 @@ def processing_numpy(
     j = j | mpp_
     flags[i[j]] = (flags[i[j]] | pp.RETURNED) & _U8(~np.uint8(pp.EXPELLED))
     state[i[j]], t_state[i[j]] = np.where(mpp_[j], pp.MPP, pp.WAITING), day
+    back = i[j & ~mpp_]
+    thr[back], thr_reg[back] = pp.PENDING, pp.NONE
     t_next[i[mpp_]] = day + hearing_days
     return taken, admitted
 
@@ -698,7 +842,23 @@ def removal_numpy(
     """NumPy reference of :func:`corridor.model.removal.removal_nb`; returns how many left
     custody. Flights board each nationality's first ``seats`` in FIFO order (custody start
     day, ties by array order: a stable sort)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     left = 0
     n_nat = seats.shape[0]
     if seats.sum() > 0:
@@ -725,10 +885,25 @@ def hearing_numpy(
     n: int, day: int, seed: int, relief: float, home_after: float, ppl: People, flows: np.ndarray
 ) -> None:
     """MPP hearings due today (the first part of :func:`end_of_day_numpy`)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     i = np.flatnonzero((state[:n] == pp.MPP) & (_days(t_next[:n]) <= day))
     u = uniforms(day_key(seed, STREAM["mpp_hearing"], day), uid[i])
-    flags[i] &= _NOT_SHELTER
     granted = u < relief
     home = ~granted & (u < relief + (1.0 - relief) * home_after)
     again = ~granted & ~home
@@ -741,19 +916,40 @@ def hearing_numpy(
     state[j], place[j], t_state[j] = pp.HOME, bk._HOME, day
     j = i[again]
     state[j], t_state[j] = pp.WAITING, day
+    thr[j], thr_reg[j] = pp.PENDING, pp.NONE
 
 
-def stocks_numpy(n: int, ppl: People, stocks: np.ndarray) -> None:
-    """End-of-day head counts (the second part of :func:`end_of_day_numpy`)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
+def stocks_numpy(n: int, ppl: People, stocks: np.ndarray, beds: np.ndarray) -> None:
+    """End-of-day head counts (the second part of :func:`end_of_day_numpy`); those waiting in
+    a shelter or on the street by :func:`shelter_split` of today's ``beds``."""
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
     s, a, c, f = state[:n], nat[:n], place[:n], flags[:n]
     city = (s == pp.WAITING) | (s == pp.MPP)
-    shelter = (f & pp.IN_SHELTER) != 0
     registered = (s == pp.WAITING) & ((f & pp.CBP_ONE) != 0)
+    waiting = np.zeros((stocks.shape[1], beds.shape[0]), dtype=np.int64)
+    np.add.at(waiting, (a[city].astype(np.int64), c[city].astype(np.int64) - bk._FIRST_CITY), 1)
+    split = shelter_split(beds, waiting)
+    cities = slice(bk._FIRST_CITY, bk._FIRST_CITY + beds.shape[0])
+    stocks[bk._S_STREET, :, cities] += split[0].astype(stocks.dtype)
+    stocks[bk._S_SHELTER, :, cities] += split[1].astype(stocks.dtype)
     for series, who, where in (
         (bk._S_WAIT, city, c),
-        (bk._S_SHELTER, city & shelter, c),
-        (bk._S_STREET, city & ~shelter, c),
         (bk._S_MPP, s == pp.MPP, c),
         (bk._S_CBP1, registered, c),
         (bk._S_TRANSIT, s == pp.MEXICO_TRANSIT, np.full(n, bk._TRANSIT)),
@@ -782,11 +978,13 @@ def end_of_day_numpy(
     stocks: np.ndarray,
     hist: np.ndarray,
     pool: np.ndarray,
+    beds: np.ndarray,
+    shelter: np.ndarray,
 ) -> int:
     """NumPy reference of :func:`corridor.model.bookkeeping.end_of_day_nb`: hearings, then
     head counts, then the pool of those sent home, then compaction, each over everyone
-    (``hist`` is the kernel's scratch, zero before and after)."""
+    (``hist`` and ``shelter`` are the kernel's scratch; ``beds`` today's by city)."""
     hearing_numpy(n, day, seed, relief, home_after, ppl, flows)
-    stocks_numpy(n, ppl, stocks)
+    stocks_numpy(n, ppl, stocks, beds)
     pool_numpy(n, ppl, pool)
     return pp.compact_numpy(n, dict(zip(pp.FIELDS, ppl, strict=True)))

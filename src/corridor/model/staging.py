@@ -1,15 +1,17 @@
 """Process 3 (and 7): waiting in a border city, shelter or street, and what people do next.
 
-Each day, people waiting in a border city get a shelter bed if one is free (first come, first
-served) or stay on the street, where the daily hazard of harm (extortion, kidnapping, assault)
-is higher. They register for a CBP One appointment once it exists, cross between ports, or give
-up and go home, at daily hazards that depend on what happened to them before: after a Title 42
-expulsion there is no consequence to trying again, so people re-cross fast (process 7); after
-a Title 8 return they re-cross slower and give up more.
+Each day, a border city's shelter beds are shared among the nationalities waiting there in
+proportion to their numbers; the rest stay on the street, where the daily hazard of harm
+(extortion, kidnapping, assault) is higher. They register for a CBP One appointment once it
+exists, cross between ports, or give up and go home, at daily hazards that depend on what
+happened to them before: after a Title 42 expulsion there is no consequence to trying again,
+so people re-cross fast (process 7); after a Title 8 return they re-cross slower and give up
+more.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numba as nb
@@ -17,7 +19,15 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
-from corridor.engine.rng import STREAM, binomial_nb, day_key_nb, uniform_nb
+from corridor.engine.rng import (
+    STREAM,
+    binomial_nb,
+    day_key_nb,
+    exponential_nb,
+    hazard_sums,
+    threshold_nb,
+    uniform_nb,
+)
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model.places import BORDER_CITIES, NATIONALITIES, PLACE
@@ -26,6 +36,7 @@ _ST_CBP_ONE_REGISTER = STREAM["cbp_one_register"]
 _ST_CROSS_DECISION = STREAM["cross_decision"]
 _ST_GIVE_UP = STREAM["give_up"]
 _ST_HARM = STREAM["harm"]
+_ST_CROSSING_THRESHOLD = STREAM["crossing_threshold"]
 
 CROSS = 1
 _FIRST_CITY = PLACE[BORDER_CITIES[0]]
@@ -50,6 +61,8 @@ class StagingPack(NamedTuple):
     cross: np.ndarray  # [day, kind, nat] 1/day
     give_up: np.ndarray  # [kind] 1/day, before deterrence (cross_today_into_nb adds it)
     register: np.ndarray  # [day] 1/day
+    register_cum: np.ndarray  # [day] registration hazard summed through the day
+    hazard: np.ndarray  # [yesterday, today][kind, nat] crossing or giving up, summed (state)
     min_wait: int
     harm_street: float
     shelter_factor: float
@@ -340,6 +353,8 @@ class Staging(Module):
             c(self.cross_by_nationality(), dtype=np.float64),
             c(self.give_up, dtype=np.float64),
             c(self.register, dtype=np.float64),
+            hazard_sums(self.register),
+            np.zeros((2, self.cross.shape[1], len(NATIONALITIES))),
             int(p["min_wait_days"]),
             float(p["harm_per_day_street"]),
             float(p["harm_shelter_factor"]),
@@ -374,6 +389,7 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
     cross = np.empty((pk.cross.shape[1], pk.news_in.shape[0]))
     give_up = np.empty_like(cross)
     cross_today_into_nb(day, pk, cross, give_up)
+    sum_hazards_nb(cross, give_up, pk.hazard)
     staging_nb(
         n,
         day,
@@ -381,7 +397,8 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         pk.beds[day],
         cross,
         give_up,
-        pk.register[day],
+        pk.hazard,
+        pk.register_cum,
         pk.min_wait,
         pk.harm_street,
         pk.shelter_factor,
@@ -390,6 +407,18 @@ def staging_day_nb(day, seed, pk, n, ppl, event, flows):
         event,
         flows,
     )
+
+
+@pp.helper_nb
+def sum_hazards_nb(cross, give_up, hazard):
+    """Today's hazard of crossing or giving up for each (kind, nationality), -log of the
+    chance of neither, into the sums: ``hazard[0]`` through yesterday, ``hazard[1]`` through
+    today (what waiting people's thresholds are on)."""
+    for k in range(cross.shape[0]):
+        for a in range(cross.shape[1]):
+            hazard[0, k, a] = hazard[1, k, a]
+            stay = (1.0 - cross[k, a]) * (1.0 - give_up[k, a])
+            hazard[1, k, a] += min(-math.log(max(stay, 1e-304)), 700.0)  # libm's: tests
 
 
 @nb.njit(cache=True)
@@ -434,7 +463,7 @@ def cross_today_into_nb(day, pk, out, give):
         s = day - 1
         while s > 0 and pk.emergency[s - 1]:
             s -= 1
-        w_on = np.exp(-(day - (s + 1)) / pk.fade_days)
+        w_on = math.exp(-(day - (s + 1)) / pk.fade_days)
     for a in range(n_nat):
         all_ = max(pk.news_all[a], 1e-9)
         heard = (
@@ -446,9 +475,9 @@ def cross_today_into_nb(day, pk, out, give):
         else:
             w, sev = pk.announced[day, a], pk.severity[day, a]
         expect = w * sev + (1.0 - w) * heard
-        g = np.exp(-pk.kappa_parole * pk.parole[day, a])  # forfeiting parole: no fading
-        f = np.exp(-pk.kappa * expect) * g
-        f_re = np.exp(-pk.kappa_recross * expect) * g
+        g = math.exp(-pk.kappa_parole * pk.parole[day, a])  # forfeiting parole: no fading
+        f = math.exp(-pk.kappa * expect) * g
+        f_re = math.exp(-pk.kappa_recross * expect) * g
         for k in range(pk.cross.shape[1]):
             out[k, a] = pk.cross[day, k, a]
             give[k, a] = pk.give_up[k]
@@ -468,7 +497,8 @@ def staging_nb(
     beds,
     cross,
     give_up,
-    register,
+    hazard,
+    register_cum,
     min_wait,
     harm_street,
     shelter_factor,
@@ -481,26 +511,71 @@ def staging_nb(
 
     Sets ``event[i] = CROSS`` for those who try to cross today; clears every other event.
     """
-    occupied = np.zeros(beds.shape[0], dtype=np.int64)
+    waiting = np.zeros((cross.shape[1], beds.shape[0]), dtype=np.int64)
+    waiting_count_nb(n, ppl, waiting)
     exposed = np.zeros((2, cross.shape[1], beds.shape[0]), dtype=np.int64)
+    shelter_split_nb(beds, waiting, exposed)
     keys = staging_keys_nb(seed, day)
     _staging_loop_nb(
         n,
         day,
         keys,
-        beds,
-        occupied,
-        exposed,
         cross,
         give_up,
-        register,
+        hazard,
+        register_cum,
         min_wait,
         mpp_give_up,
         ppl,
         event,
         flows,
     )
-    harm_nb(keys[3], exposed, harm_street, shelter_factor, flows)
+    harm_nb(keys[2], exposed, harm_street, shelter_factor, flows)
+
+
+@pp.loop_nb
+def waiting_count_nb(n, ppl, waiting):
+    """Who waits in each border city [nationality, city] (waiting or in MPP), into
+    ``waiting``."""
+    nat, state, place = ppl[1], ppl[3], ppl[4]
+    for i in range(n):
+        if state[i] == pp.WAITING or state[i] == pp.MPP:
+            waiting[nat[i], place[i] - _FIRST_CITY] += 1
+
+
+@pp.helper_nb
+def shelter_split_nb(beds, waiting, exposed):
+    """Who sleeps in a shelter [1] and on the street [0], by nationality and city, into
+    ``exposed``: a city's beds go to the nationalities waiting there in proportion to their
+    numbers (whole beds by largest remainder, ties to the first nationality), all of them
+    if there are beds enough."""
+    n_nat = waiting.shape[0]
+    for c in range(waiting.shape[1]):
+        total = 0
+        for a in range(n_nat):
+            total += waiting[a, c]
+        b = beds[c]
+        if total <= b:
+            for a in range(n_nat):
+                exposed[1, a, c] = waiting[a, c]
+                exposed[0, a, c] = 0
+            continue
+        left = b
+        for a in range(n_nat):
+            exposed[1, a, c] = waiting[a, c] * b // total
+            left -= exposed[1, a, c]
+        given = 0  # bit a: nationality a took a bed from the remainders
+        for _ in range(left):  # fewer than n_nat: the largest remainders take one each
+            best = 0
+            best_r = 0
+            for a in range(n_nat):
+                r = waiting[a, c] * b % total
+                if r > best_r and not (given >> a) & 1:
+                    best, best_r = a, r
+            given |= 1 << best
+            exposed[1, best, c] += 1
+        for a in range(n_nat):
+            exposed[0, a, c] = waiting[a, c] - exposed[1, a, c]
 
 
 @pp.loop_nb
@@ -508,31 +583,26 @@ def _staging_loop_nb(
     n,
     day,
     keys,
-    beds,
-    occupied,
-    exposed,
     cross,
     give_up,
-    register,
+    hazard,
+    register_cum,
     min_wait,
     mpp_give_up,
     ppl,
     event,
     flows,
 ):
-    """:func:`staging_nb`'s loop over the people (``occupied``: zeroed beds taken by city;
-    ``exposed``: zeroed counts of who is exposed to harm)."""
+    """:func:`staging_nb`'s loop over the people."""
     for i in range(n):
         crosses = staging_person_nb(
             i,
             day,
             keys,
-            beds,
-            occupied,
-            exposed,
             cross,
             give_up,
-            register,
+            hazard,
+            register_cum,
             min_wait,
             mpp_give_up,
             ppl,
@@ -543,13 +613,26 @@ def _staging_loop_nb(
 
 @nb.njit(cache=True)
 def staging_keys_nb(seed, day):
-    """Today's draw keys: (cross, give up, register, harm)."""
+    """Today's draw keys: (cross or give up, MPP give up, harm, crossing threshold,
+    registration threshold)."""
     return (
         day_key_nb(seed, _ST_CROSS_DECISION, day),
         day_key_nb(seed, _ST_GIVE_UP, day),
-        day_key_nb(seed, _ST_CBP_ONE_REGISTER, day),
         day_key_nb(seed, _ST_HARM, day),
+        day_key_nb(seed, _ST_CROSSING_THRESHOLD, day),
+        day_key_nb(seed, _ST_CBP_ONE_REGISTER, day),
     )
+
+
+@pp.person_nb
+def due_nb(i, day, hazard, register_cum, min_wait, ppl):
+    """Whether waiting person ``i`` has anything happen today (a threshold reached, or past
+    the minimum wait with none drawn yet): :func:`staging_person_nb` leaves everyone else as
+    they are."""
+    thr = ppl[13][i]
+    h = hazard[1, _KIND[ppl[5][i] & _KIND_BITS], ppl[1][i]]
+    pending = (thr != thr) & (day - ppl[10][i] >= min_wait)  # NaN: pp.PENDING
+    return (h >= thr) | (register_cum[day] >= ppl[14][i]) | pending  # no branch: see day_pass
 
 
 @pp.person_nb
@@ -557,61 +640,82 @@ def staging_person_nb(
     i,
     day,
     keys,
-    beds,
-    occupied,
-    exposed,
     cross,
     give_up,
-    register,
+    hazard,
+    register_cum,
     min_wait,
     mpp_give_up,
     ppl,
     flows,
 ):
     """Person ``i``'s day in a border city (:func:`staging_nb` is the loop of it over
-    everyone; the fused driver calls it from its one pass). ``occupied`` counts today's beds
-    taken so far by city: beds go first come, first served in array order. ``exposed``
-    [in shelter, nationality, city] counts who is exposed to harm today (:func:`harm_nb`
-    draws the incidents per cell). Returns whether ``i`` tries to cross today."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k_cross, k_give, k_reg, k_harm = keys
+    everyone; the fused driver calls it from its one pass for those :func:`due_nb` says).
+    Returns whether ``i`` tries to cross today.
+
+    A waiting person's days are not drawn one by one. Once past the minimum wait, they draw
+    two thresholds: one on their kind and nationality's summed hazard of crossing or giving
+    up (``hazard``, which moves with the day's border news), one on the summed hazard of
+    registering with CBP One (``register_cum``). The day a sum reaches its threshold, the
+    event happens: the same chances as a draw each day. Registering makes a new arrival a
+    registrant (another kind): a new threshold on that kind's sum, from today."""
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
+    k_cross, k_give, _, k_thr, k_reg = keys
     s = state[i]
-    if s != pp.WAITING and s != pp.MPP:
-        return False
-    c = place[i] - _FIRST_CITY
-    # Branch-free: cities are mixed in array order, so a branch on a free bed mispredicts.
-    bed = occupied[c] < beds[c]
-    occupied[c] += bed
-    flags[i] = (flags[i] & ~np.uint8(pp.IN_SHELTER)) | np.uint8(bed)  # IN_SHELTER is bit 1
-    exposed[np.int64(bed), nat[i], c] += 1
     if s == pp.MPP:
         if uniform_nb(k_give, uid[i]) < mpp_give_up:
             state[i] = pp.HOME
             t_state[i] = day
-            flags[i] &= ~np.uint8(pp.IN_SHELTER)
             flows[_GAVE_UP, nat[i], place[i]] += 1
             place[i] = _HOME
         return False
-    if day - t_state[i] < min_wait:
+    if s != pp.WAITING:
         return False
+    a = nat[i]
     f = flags[i]
     kind = _KIND[f & _KIND_BITS]  # a lookup, not branches on mixed flags
-    if register > 0.0 and not (f & pp.CBP_ONE) and uniform_nb(k_reg, uid[i]) < register:
+    if thr[i] != thr[i]:  # pp.PENDING
+        if day - t_state[i] < min_wait:
+            return False
+        thr[i] = np.float32(hazard[0, kind, a] + exponential_nb(k_thr, 2 * uid[i]))
+        thr_reg[i] = pp.NONE if f & pp.CBP_ONE else threshold_nb(k_reg, uid[i], register_cum, day)
+    if register_cum[day] >= thr_reg[i]:
         flags[i] |= pp.CBP_ONE
         t_cbp[i] = day
-        kind = max(kind, 1)  # 0 (not yet sent back) becomes 1 (registered)
-    # One uniform for both: below p_cross, cross; in the next (1 - p_cross) x p_give, give
-    # up. The same chances as two independent draws, for one draw.
-    u = uniform_nb(k_cross, uid[i])
-    p_cross = cross[kind, nat[i]]
-    if u < p_cross:
+        thr_reg[i] = pp.NONE
+        if kind == 0:  # not yet sent back: now a registrant, on that kind's sum from today
+            kind = 1
+            thr[i] = np.float32(hazard[0, kind, a] + exponential_nb(k_thr, 2 * uid[i] + 1))
+    if hazard[1, kind, a] < thr[i]:
+        return False
+    # Crossing or giving up today: which, in proportion to their chances today.
+    p_cross = cross[kind, a]
+    p_any = 1.0 - (1.0 - p_cross) * (1.0 - give_up[kind, a])
+    thr[i] = pp.PENDING  # if back to wait after the crossing (processing says so too)
+    thr_reg[i] = pp.NONE
+    if uniform_nb(k_cross, uid[i]) * p_any < p_cross:
         return True
-    if u - p_cross < (1.0 - p_cross) * give_up[kind, nat[i]]:
-        state[i] = pp.HOME
-        t_state[i] = day
-        flags[i] &= ~np.uint8(pp.IN_SHELTER | pp.CBP_ONE)
-        flows[_GAVE_UP, nat[i], place[i]] += 1
-        place[i] = _HOME
+    state[i] = pp.HOME
+    t_state[i] = day
+    flags[i] &= ~np.uint8(pp.CBP_ONE)
+    flows[_GAVE_UP, a, place[i]] += 1
+    place[i] = _HOME
     return False
 
 

@@ -17,7 +17,14 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.params import Param
-from corridor.engine.rng import STREAM, day_key_nb, normal_nb, uniform_nb
+from corridor.engine.rng import (
+    STREAM,
+    day_key_nb,
+    hazard_sums,
+    normal_nb,
+    threshold_nb,
+    uniform_nb,
+)
 from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model import inputs
@@ -29,6 +36,7 @@ _ST_MEXICO_DEPORTATION = STREAM["mexico_deportation"]
 _ST_MEXICO_RELEASE_CITY = STREAM["mexico_release_city"]
 _ST_MEXICO_RELEASE_TIME = STREAM["mexico_release_time"]
 _ST_TRAVEL_TIME = STREAM["travel_time"]
+_ST_INTERIOR_THRESHOLD = STREAM["interior_threshold"]
 
 _APP = F["mexico_apprehensions"]
 _DEP = F["mexico_deportations"]
@@ -52,6 +60,7 @@ class TransitPack(NamedTuple):
     travel: np.ndarray  # [city] days
     p_south: np.ndarray  # [day]
     h_interior: np.ndarray  # [day]
+    h_cum: np.ndarray  # [day + 1] interior hazard summed before each day (rng.hazard_sums)
     capacity: np.ndarray  # [day] agents
     deport_cap: np.ndarray  # [day] agents/month
     month_of_day: np.ndarray  # [day] int64
@@ -196,6 +205,7 @@ class Transit(Module):
             c(self.travel, dtype=np.float64),
             c(self.p_south, dtype=np.float64),
             c(self.h_interior, dtype=np.float64),
+            hazard_sums(self.h_interior),
             c(self.capacity, dtype=np.float64),
             c(self.deport_cap, dtype=np.float64),
             c(self.month_of_day, dtype=np.int64),
@@ -243,7 +253,7 @@ def transit_day_nb(day, seed, pk, cap_carry, deported, month_seen, n, ppl, flows
         pk.city_cdf[pk.month_row[day]],
         pk.travel,
         pk.p_south[day],
-        pk.h_interior[day],
+        pk.h_cum,
         whole,
         left,
         pk.deport_p,
@@ -289,7 +299,7 @@ def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_ti
 @nb.njit(cache=True)
 def transit_keys_nb(seed, day):
     """Today's draw keys: (apprehension, deportation, city, travel time, release city,
-    release time)."""
+    release time, interior threshold)."""
     return (
         day_key_nb(seed, _ST_MEXICO_APPREHENSION, day),
         day_key_nb(seed, _ST_MEXICO_DEPORTATION, day),
@@ -297,6 +307,7 @@ def transit_keys_nb(seed, day):
         day_key_nb(seed, _ST_TRAVEL_TIME, day),
         day_key_nb(seed, _ST_MEXICO_RELEASE_CITY, day),
         day_key_nb(seed, _ST_MEXICO_RELEASE_TIME, day),
+        day_key_nb(seed, _ST_INTERIOR_THRESHOLD, day),
     )
 
 
@@ -308,7 +319,7 @@ def transit_nb(
     city_cdf,
     travel,
     p_south,
-    h_interior,
+    h_cum,
     cap,
     deport_left,
     deport_p,
@@ -330,7 +341,7 @@ def transit_nb(
             city_cdf,
             travel,
             p_south,
-            h_interior,
+            h_cum,
             cap,
             deport_left,
             deport_p,
@@ -346,6 +357,17 @@ def transit_nb(
 
 
 @pp.person_nb
+def arm_interior_nb(i, first, key, counter, h_cum, ppl):
+    """Person ``i``'s threshold for INM's interior apprehension on the road from day
+    ``first`` on, in ``thr``: one draw a trip instead of one a day (the same chances). Mexicans
+    are not apprehended in Mexico."""
+    if ppl[1][i] == 0:
+        ppl[13][i] = pp.NONE
+    else:
+        ppl[13][i] = threshold_nb(key, 2 * ppl[0][i] + counter, h_cum, first)
+
+
+@pp.person_nb
 def transit_person_nb(
     i,
     day,
@@ -353,7 +375,7 @@ def transit_person_nb(
     city_cdf,
     travel,
     p_south,
-    h_interior,
+    h_cum,
     cap,
     deport_left,
     deport_p,
@@ -368,13 +390,32 @@ def transit_person_nb(
 ):
     """Person ``i``'s day of travel and Mexican enforcement (:func:`transit_nb` is the loop of
     it over everyone, the fused driver calls it from its one pass). INM's apprehensions and
-    deportations so far today come in and go out: they are capped in array order.
+    deportations so far today come in and go out: they are capped in array order. Nothing
+    happens to anyone before ``t_next`` (arrival, release) or before INM's summed hazard
+    ``h_cum`` reaches their threshold ``thr`` (the fused pass does not call it for them:
+    :func:`due_nb`).
 
     With ``defer``, a person whose day depends on those caps (INM's draw would take them) is
     left untouched and (HELD, HELD) returned: the threads of the fused pass list such people
     and call this again, without ``defer``, in array order (the draws are the same)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl
-    k_app, k_dep, k_city, k_time, k_rc, k_rt = keys
+    (
+        uid,
+        nat,
+        demo,
+        state,
+        place,
+        flags,
+        enc,
+        expl,
+        rem,
+        t_next,
+        t_state,
+        t_last,
+        t_cbp,
+        thr,
+        thr_reg,
+    ) = ppl
+    k_app, k_dep, k_city, k_time, k_rc, k_rt, k_thr = keys
     s = state[i]
     if s == pp.TRAVEL_SOUTH:
         if t_next[i] > day:
@@ -405,6 +446,7 @@ def transit_person_nb(
             t_next,
             False,
         )
+        arm_interior_nb(i, day + 1, k_thr, 0, h_cum, ppl)
     elif s == pp.MEXICO_TRANSIT:
         if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
             _to_city(
@@ -419,22 +461,28 @@ def transit_person_nb(
                 t_next,
                 True,
             )
+            arm_interior_nb(i, day, k_thr, 0, h_cum, ppl)
         if t_next[i] <= day:
             state[i] = pp.WAITING
             t_state[i] = day
+            thr[i] = pp.PENDING  # staging draws their thresholds
+            thr_reg[i] = pp.NONE
             flows[_ARR, nat[i], place[i]] += 1
             return apprehended, deported
-        if nat[i] != 0 and uniform_nb(k_app, uid[i]) < h_interior:
-            if defer:
-                return HELD, HELD
-            if apprehended >= cap:
-                return apprehended, deported
-            state[i] = pp.MEXICO_DETAINED
-            flows[_APP, nat[i], _TRANSIT] += 1
-            place[i] = _TRANSIT
-            t_state[i] = day
-            t_next[i] = day + int(detention_days)
-            return apprehended + 1, deported
+        if h_cum[day] < thr[i]:
+            return apprehended, deported
+        if defer:
+            return HELD, HELD
+        if apprehended >= cap:  # INM is full today: a fresh threshold from tomorrow
+            arm_interior_nb(i, day + 1, k_thr, 1, h_cum, ppl)
+            return apprehended, deported
+        state[i] = pp.MEXICO_DETAINED
+        flows[_APP, nat[i], _TRANSIT] += 1
+        place[i] = _TRANSIT
+        t_state[i] = day
+        t_next[i] = day + int(detention_days)
+        thr[i] = pp.NONE
+        return apprehended + 1, deported
     elif s == pp.MEXICO_DETAINED:
         if t_next[i] > day:
             return apprehended, deported
@@ -464,4 +512,12 @@ def transit_person_nb(
             False,
         )
         t_next[i] += int(restart_days)
+        arm_interior_nb(i, day + 1, k_thr, 0, h_cum, ppl)
     return apprehended, deported
+
+
+@pp.person_nb
+def due_nb(i, day, h_cum, ppl):
+    """Whether person ``i`` (on the road: travelling south, in transit or held by INM) has
+    anything happen today: :func:`transit_person_nb` leaves everyone else as they are."""
+    return (ppl[9][i] <= day) | (h_cum[day] >= ppl[13][i])  # no branch: see day_pass
