@@ -20,7 +20,7 @@ from corridor.engine.params import Param
 from corridor.engine.rng import STREAM, day_key_nb, uniform_nb
 from corridor.engine.series import F, S
 from corridor.engine.sim import Module
-from corridor.model.departure import home_to_pool_nb, remember_nb
+from corridor.model.departure import home_to_pool_nb, pool_once_nb, remember_nb
 from corridor.model.places import BORDER_CITIES, N_NAT, N_PLACES, PLACE
 from corridor.model.staging import shelter_split_nb
 from corridor.scenario.levers import KEY_INDEX
@@ -386,6 +386,17 @@ def recount_nb(old, new, counts):
             counts[old] -= 1
         if new >= 0:
             counts[new] += 1
+
+
+@pp.person_nb
+def moved_nb(i, k0, ppl, counts, pool):
+    """Person ``i``, whose head-count cell was ``k0`` before a phase changed them: their count
+    moved in the flat histogram ``counts``, and into the returnee ``pool`` if they went home
+    (the fused driver's bookkeeping of a changed person)."""
+    k1 = count_key_nb(i, ppl)
+    recount_nb(k0, k1, counts)
+    if k1 < 0:
+        pool_once_nb(i, ppl, pool)
 
 
 @pp.loop_nb

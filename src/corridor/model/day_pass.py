@@ -29,8 +29,13 @@ import numpy as np
 from corridor.engine import people as pp
 from corridor.engine.series import F
 from corridor.model import staging, transit
-from corridor.model.bookkeeping import count_key_nb, recount_nb, waiting_from_counts_nb
-from corridor.model.departure import home_to_pool_nb
+from corridor.model.bookkeeping import (
+    count_key_nb,
+    moved_nb,
+    recount_nb,
+    waiting_from_counts_nb,
+)
+from corridor.model.departure import home_to_pool_nb, pool_once_nb
 from corridor.model.places import BORDER_CITIES, PLACE
 from corridor.model.staging import shelter_split_nb, staging_keys_nb, staging_person_nb
 from corridor.model.transit import HELD, transit_keys_nb, transit_person_nb
@@ -61,6 +66,22 @@ def compact_nb(n, ppl, pool):
     return j
 
 
+@pp.person_nb
+def _moved_nb(i, k0, ppl, counts, pool, gone, at):
+    """:func:`corridor.model.bookkeeping.moved_nb`; or, with a ``gone`` list (a thread's
+    range, which must not write the shared pool), the head count moved and, if absorbed, the
+    person listed at ``gone[at]`` for the caller to pool. Returns how many were listed."""
+    if gone.shape[0] == 0:
+        moved_nb(i, k0, ppl, counts, pool)
+        return 0
+    k1 = count_key_nb(i, ppl)
+    recount_nb(k0, k1, counts)
+    if k1 < 0:
+        gone[at] = i
+        return 1
+    return 0
+
+
 @pp.loop_nb
 def pass_range_nb(
     lo,
@@ -78,24 +99,34 @@ def pass_range_nb(
     stg,
     cross,
     give_up,
+    pool,
+    lottery,
     held,
+    gone,
     crossers,
+    cand,
     cust,
     due,
 ):
     """People ``lo`` to ``hi - 1``, those due today: their day on the road, then at the border
     (a person's staging reads nothing another's transit changes), with their head counts moved
-    in ``counts`` (flat). ``defer``: INM's cap-bound cases go into ``held`` from index ``lo``
-    (they never reach the border today). The lists the day reads are written from index
-    ``lo``. Returns (held, apprehended, deported, crossing, in custody, hearings due)."""
+    in ``counts`` (flat) and those sent home into ``pool`` (with a non-empty ``gone``: listed
+    there from index ``lo``, for the caller to pool). ``defer``: INM's cap-bound cases go
+    into ``held`` from index ``lo`` (they never reach the border today). The lists the day
+    reads are written from index ``lo``; ``cand`` (the registered who wait, those crossing
+    today too) only with a ``lottery`` today. Returns the lengths of (held, gone), INM's
+    (apprehensions, deportations), and the lengths of (crossers, cand, cust, due)."""
     state, t_next = ppl[3], ppl[9]
     d = tra.month_row[day]
     city_cdf, p_south, h_cum = tra.city_cdf[d], tra.p_south[day], tra.h_cum
     hazard, register_cum, min_wait = stg.hazard, stg.register_cum, stg.min_wait
+    flags = ppl[5]
     n_held = 0
+    n_gone = 0
     apprehended = 0
     deported = 0
     n_cross = 0
+    n_cand = 0
     n_cust = 0
     n_due = 0
     for i in range(lo, hi):
@@ -105,6 +136,9 @@ def pass_range_nb(
         road = (s <= pp.MEXICO_DETAINED) & transit.due_nb(i, day, h_cum, ppl)
         border = (s == pp.WAITING) & staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
         if not (road | border | (s == pp.MPP) | (s == pp.US_CUSTODY)):
+            if lottery:  # as they are: nothing happens to them today (no branch)
+                cand[lo + n_cand] = i
+                n_cand += (s == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
             continue
         if s == pp.US_CUSTODY:
             cust[lo + n_cust] = i
@@ -137,11 +171,12 @@ def pass_range_nb(
                 n_held += 1
                 continue
             apprehended, deported = a, b
-            # Arrived today: at the border at once only if there is no minimum wait.
+            # Arrived today: at the border at once only if there is no minimum wait (the road
+            # leaves nobody registered with CBP One: no candidate).
             if not staging.due_nb(i, day, hazard, register_cum, min_wait, ppl) or (
                 state[i] != pp.WAITING
             ):
-                recount_nb(k0, count_key_nb(i, ppl), counts)
+                n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
                 continue
         if staging_person_nb(
             i,
@@ -158,23 +193,15 @@ def pass_range_nb(
         ):
             crossers[lo + n_cross] = i
             n_cross += 1
-        recount_nb(k0, count_key_nb(i, ppl), counts)
-        if state[i] == pp.MPP and t_next[i] <= day:
+        n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
+        s = state[i]
+        if s == pp.MPP and t_next[i] <= day:
             due[lo + n_due] = i
             n_due += 1
-    return n_held, apprehended, deported, n_cross, n_cust, n_due
-
-
-@pp.loop_nb
-def candidates_nb(lo, hi, ppl, cand):
-    """The registered who wait (those crossing today too), people ``lo`` to ``hi - 1``, into
-    ``cand`` from index ``lo`` (without branches); returns how many."""
-    state, flags = ppl[3], ppl[5]
-    m = 0
-    for i in range(lo, hi):
-        cand[lo + m] = i
-        m += (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
-    return m
+        elif lottery and s == pp.WAITING and (flags[i] & pp.CBP_ONE):
+            cand[lo + n_cand] = i
+            n_cand += 1
+    return n_held, n_gone, apprehended, deported, n_cross, n_cand, n_cust, n_due
 
 
 @nb.njit(cache=True, parallel=True)
@@ -192,19 +219,24 @@ def _pass_split_nb(
     stg,
     cross,
     give_up,
+    pool,
+    lottery,
     held,
+    gone,
     crossers,
+    cand,
     cust,
     due,
     out,
 ):
     """:func:`pass_range_nb` on each range ``bounds[c]..bounds[c + 1]``, one per thread;
     range 0 writes into ``counts`` and ``flows``, range c > 0 into ``counts_x[c - 1]`` and
-    ``flows_x[c - 1]``. ``out[c]``: (held, crossing, in custody, hearings due)."""
+    ``flows_x[c - 1]``; the absorbed are listed in ``gone``. ``out[c]``: the lengths of
+    (held, gone, crossers, cand, cust, due)."""
     for c in nb.prange(bounds.shape[0] - 1):
         h = counts if c == 0 else counts_x[c - 1]
         f = flows if c == 0 else flows_x[c - 1]
-        n_held, _, _, n_cross, n_cust, n_due = pass_range_nb(
+        n_held, n_gone, _, _, n_cross, n_cand, n_cust, n_due = pass_range_nb(
             bounds[c],
             bounds[c + 1],
             day,
@@ -220,22 +252,21 @@ def _pass_split_nb(
             stg,
             cross,
             give_up,
+            pool,  # not written: the absorbed go into ``gone``
+            lottery,
             held,
+            gone,
             crossers,
+            cand,
             cust,
             due,
         )
         out[c, 0] = n_held
-        out[c, 1] = n_cross
-        out[c, 2] = n_cust
-        out[c, 3] = n_due
-
-
-@nb.njit(cache=True, parallel=True)
-def _candidates_split_nb(bounds, ppl, cand, out):
-    """:func:`candidates_nb` on each range, one per thread (``out[c]``: how many)."""
-    for c in nb.prange(bounds.shape[0] - 1):
-        out[c] = candidates_nb(bounds[c], bounds[c + 1], ppl, cand)
+        out[c, 1] = n_gone
+        out[c, 2] = n_cross
+        out[c, 3] = n_cand
+        out[c, 4] = n_cust
+        out[c, 5] = n_due
 
 
 @nb.njit(cache=True)
@@ -308,7 +339,7 @@ def travel_and_wait_nb(
     counts = hist.reshape(-1)
     waiting_from_counts_nb(hist, waiting)  # before anyone moves
     if split < 2:
-        _, _, deported, n_cross, n_cust, n_due = pass_range_nb(
+        _, _, _, deported, n_cross, n_cand, n_cust, n_due = pass_range_nb(
             0,
             n,
             day,
@@ -324,19 +355,23 @@ def travel_and_wait_nb(
             stg,
             cross,
             give_up,
+            pool,
+            lottery,
+            crossers[:0],
             crossers[:0],
             crossers,
+            cand,
             cust,
             due,
         )
-        n_cand = candidates_nb(0, n, ppl, cand) if lottery else 0
     else:
         counts_x = hist_x.reshape(hist_x.shape[0], -1)
         bounds = np.empty(split + 1, dtype=np.int64)
         for c in range(split + 1):
             bounds[c] = n * c // split
-        out = np.zeros((split, 4), dtype=np.int64)
+        out = np.zeros((split, 6), dtype=np.int64)
         held = np.empty(n, dtype=np.int64)  # those held, from each range's start
+        gone = np.empty(n, dtype=np.int64)  # those absorbed, likewise
         _pass_split_nb(
             bounds,
             day,
@@ -351,12 +386,19 @@ def travel_and_wait_nb(
             stg,
             cross,
             give_up,
+            pool,
+            lottery,
             held,
+            gone,
             crossers,
+            cand,
             cust,
             due,
             out,
         )
+        for c in range(split):  # the pool is shared: filled here, one thread
+            for m in range(out[c, 1]):
+                pool_once_nb(gone[bounds[c] + m], ppl, pool)
         # The held, in array order, with the day's caps (none of them ends up waiting).
         apprehended = 0
         deported = 0
@@ -384,18 +426,14 @@ def travel_and_wait_nb(
                     apprehended,
                     deported,
                 )
-                recount_nb(k0, count_key_nb(i, ppl), counts)
+                moved_nb(i, k0, ppl, counts, pool)
         for c in range(1, split):
             _add_into(flows, flows_x[c - 1])
             _add_into(counts, counts_x[c - 1])
-        n_cross = _close_up(crossers, bounds, out[:, 1])
-        n_cust = _close_up(cust, bounds, out[:, 2])
-        n_due = _close_up(due, bounds, out[:, 3])
-        n_cand = 0
-        if lottery:
-            got = np.zeros(split, dtype=np.int64)
-            _candidates_split_nb(bounds, ppl, cand, got)
-            n_cand = _close_up(cand, bounds, got)
+        n_cross = _close_up(crossers, bounds, out[:, 2])
+        n_cand = _close_up(cand, bounds, out[:, 3])
+        n_cust = _close_up(cust, bounds, out[:, 4])
+        n_due = _close_up(due, bounds, out[:, 5])
     for a in range(waiting.shape[0]):  # today's arrivals join those waiting
         for c in range(waiting.shape[1]):
             waiting[a, c] += flows[_ARR, a, _FIRST_CITY + c]

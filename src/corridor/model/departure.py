@@ -36,12 +36,10 @@ _ST_REDEPARTURE_COUNT = STREAM["redeparture_count"]
 _ST_REDEPARTURE_PICK = STREAM["redeparture_pick"]
 # Someone sent home leaves again no sooner than a week later, and counts as a returnee only
 # within a year of going home (their last encounter: after that CBP would not count them as a
-# repeat, and they are part of the push). The week also lets the fused driver pool the people
-# sent home when it next moves the absorbed out of its arrays, which it does at least every
-# ``COMPACT_EVERY_DAYS`` days (< REDEPARTURE_MIN_DAYS - 1, so the two runs agree).
+# repeat, and they are part of the push). The Python loop pools the people sent home at the
+# end of the day, the fused driver as they go (``pool_once_nb``): either way before the week.
 REDEPARTURE_MIN_DAYS = 7
 REDEPARTURE_WINDOW_DAYS = 365
-COMPACT_EVERY_DAYS = 5
 
 CHNV = ("cuba", "haiti", "nicaragua", "venezuela")
 _PAROLES = F["chnv_paroles"]
@@ -629,8 +627,8 @@ def returnee_counts_nb(day, seed, pk):
 def advance_window_nb(day, pk):
     """``pk.avail``: the people pooled on the days of ``day``'s window, kept up to date by the
     days entering and leaving it (a sum over the year each day costs ~5 ms a run at scale 100).
-    Exact: the pool gains people only on days after the window's end (the fused driver pools
-    them within ``COMPACT_EVERY_DAYS``), and returnees leave it through ``returnees_nb``, which
+    Exact: the pool gains people only on days after the window's end (the day they go home),
+    and returnees leave it through ``returnees_nb``, which
     takes them off ``avail`` too. Idempotent within a day (the fused driver may draw a day's
     counts twice when the arrays must grow)."""
     last = pk.avail_day[0]
@@ -704,6 +702,15 @@ def home_to_pool_nb(i, ppl, pool):
     leave again if they went home after a CBP encounter."""
     if ppl[3][i] == pp.HOME and ppl[11][i] >= 0:
         pool[ppl[1][i], ppl[10][i]] += 1
+
+
+@pp.person_nb
+def pool_once_nb(i, ppl, pool):
+    """:func:`home_to_pool_nb` as person ``i`` is absorbed (the fused driver pools people as
+    they go home, not when it next moves them out of its arrays): their last encounter is
+    cleared, so that the move does not pool them again."""
+    home_to_pool_nb(i, ppl, pool)
+    ppl[11][i] = -1
 
 
 @pp.helper_nb

@@ -42,15 +42,15 @@ from corridor.model.bookkeeping import (
     emergency_nb,
     hearing_key_nb,
     hearing_nb,
+    moved_nb,
     outcomes_nb,
-    recount_nb,
 )
 from corridor.model.checkpoint import Checkpoint, History, RunInputs, copy_pack
 from corridor.model.day_pass import compact_nb, travel_and_wait_nb
 from corridor.model.departure import (
-    COMPACT_EVERY_DAYS,
     departure_counts_into_nb,
     departure_day_nb,
+    pool_once_nb,
 )
 from corridor.model.encounter import (
     OFO_APPT,
@@ -183,8 +183,8 @@ def run_days_nb(
     due. The head counts are not recounted daily: a histogram of them is built at the call's
     start and each phase moves a person's count when their state, place or CBP One
     registration changes; each day's is added into the stocks. Absorbed people stay in the
-    arrays (every phase skips them) until they fill a quarter of them, or every few days, then
-    the pass moves the rest down over them.
+    arrays (every phase skips them; those sent home go into the returnee pool at once) until
+    they fill a quarter of them, then the pass moves the rest down over them.
 
     With ``scale`` > 1, each day's tables are multiplied into people as soon as they are final
     (:func:`corridor.engine.units.scale_day_nb`, counts up to ``limit``); ``istate[I_FITS:]``
@@ -249,8 +249,7 @@ def run_days_nb(
         takeback_left, takeback, takeback_month = takeback_left_nb(
             day, pro, takeback, takeback_month
         )
-        # Also every few days: the people sent home reach the re-departure pool only then.
-        compact = 4 * (n_old - live) > n or day - compacted >= COMPACT_EVERY_DAYS
+        compact = 4 * (n_old - live) > n  # (the pool gets those sent home as they go)
         if compact:
             compacted = day
         cross_today_into_nb(day, stg, cross, give_up)
@@ -308,17 +307,26 @@ def run_days_nb(
             max(0, int(pro.beds[day]) - custody),
             flight_room,
             cells,
+            dep.pool,
         )
         takeback += taken
         custody += admitted
         seats_today_into_nb(day, rem, seats)
-        _shift_counts_nb(cust[:n_cust], ppl, cells, -1)
+        _shift_counts_nb(cust[:n_cust], ppl, cells, -1, dep.pool)
         custody -= remove_nb(cust[:n_cust], day, seats, rem.max_days, ppl, f)
-        _shift_counts_nb(cust[:n_cust], ppl, cells, 1)
+        _shift_counts_nb(cust[:n_cust], ppl, cells, 1, dep.pool)
         # The end of the day: the switch reads only encounters, which hearings do not change.
         emergency, below = emergency_nb(day, bk, emergency, below, f)
         _hearings_nb(
-            due[:n_due], day, hearing_key_nb(seed, day), bk.relief, bk.home_after, ppl, f, cells
+            due[:n_due],
+            day,
+            hearing_key_nb(seed, day),
+            bk.relief,
+            bk.home_after,
+            ppl,
+            f,
+            cells,
+            dep.pool,
         )
         outcomes_nb(day, bk, dep, f)
         live = add_counts_nb(hist, stocks[day], stg.beds[day], bk.shelter)
@@ -352,23 +360,25 @@ def run_days_nb(
 
 
 @pp.loop_nb
-def _shift_counts_nb(listed, ppl, cells, sign):
+def _shift_counts_nb(listed, ppl, cells, sign, pool):
     """Take the listed people out of the head counts (``sign`` -1) or put them back in (+1)
-    around a phase that changes them."""
+    around a phase that changes them; after it (+1), those it sent home go into ``pool``."""
     for i in listed:
         k = count_key_nb(i, ppl)
         if k >= 0:
             cells[k] += sign
+        elif sign > 0:
+            pool_once_nb(i, ppl, pool)
 
 
 @pp.loop_nb
-def _hearings_nb(due, day, key, relief, home_after, ppl, flows, cells):
+def _hearings_nb(due, day, key, relief, home_after, ppl, flows, cells, pool):
     """The MPP hearings of those listed (each touches only that person: any order), their
-    head counts moved in ``cells``."""
+    head counts moved in ``cells`` (those sent home into ``pool``)."""
     for i in due:
         k0 = count_key_nb(i, ppl)
         hearing_nb(i, day, key, relief, home_after, ppl, flows)
-        recount_nb(k0, count_key_nb(i, ppl), cells)
+        moved_nb(i, k0, ppl, cells, pool)
 
 
 @pp.loop_nb
@@ -393,12 +403,14 @@ def _cross_nb(
     beds_left,
     flight_room,
     cells,
+    pool,
 ):
     """Encounter then processing for those who try to cross (``crossers``) or won an
     appointment (``cand`` marked OFO_APPT), merged in array order: processing's caps
     (take-backs, beds) go in array order, and encounter reads none of them. Appends today's
     admissions to custody to ``cust`` (and any MPP hearing due today to ``due``); moves their
-    head counts in ``cells``; returns (their lengths, taken back, admitted)."""
+    head counts in ``cells`` (those sent home into ``pool``); returns (their lengths, taken
+    back, admitted)."""
     state = ppl[3]
     k_usbp = day_key_nb(seed, _ST_USBP_APPREHENSION, day)
     p_keys = (day_key_nb(seed, _ST_PROCESSING, day), day_key_nb(seed, _ST_REMOVAL_QUEUE, day))
@@ -445,7 +457,7 @@ def _cross_nb(
                 flows,
             )
             if ev == 0:
-                recount_nb(k0, count_key_nb(i, ppl), cells)
+                moved_nb(i, k0, ppl, cells, pool)
                 continue
         event[i] = 0
         taken, admitted = process_person_nb(
@@ -478,7 +490,7 @@ def _cross_nb(
             taken,
             admitted,
         )
-        recount_nb(k0, count_key_nb(i, ppl), cells)
+        moved_nb(i, k0, ppl, cells, pool)
         if state[i] == pp.US_CUSTODY:
             cust[n_cust] = i
             n_cust += 1

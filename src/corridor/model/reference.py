@@ -26,7 +26,9 @@ How the kernels' sequential parts become array operations:
 
 NumPy's ``exp``/``log``/``cos`` may differ from the libm that numba calls in the last bit. The
 kernels only use them for integer outcomes (a truncated travel time, a Poisson count), which a
-last-bit difference changes with probability ~1e-16 per draw; the tests compare exactly.
+last-bit difference changes with probability ~1e-16 per draw; where a value is kept (a
+threshold on a summed hazard) the references call libm's ``math.log``, as the kernels do. The
+tests compare exactly.
 """
 
 from __future__ import annotations
