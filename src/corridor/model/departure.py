@@ -105,7 +105,7 @@ class Departure(Module):
         ),
         Param(
             "pull_strength",
-            1.97,
+            1.89,
             "1/share",
             0.0,
             20.0,
@@ -114,7 +114,7 @@ class Departure(Module):
         ),
         Param(
             "origin_deterrence",
-            0.301,
+            0.345,
             "d log departures / d announced change in severity",
             0.0,
             20.0,
@@ -134,7 +134,7 @@ class Departure(Module):
         ),
         Param(
             "pull_lag_days",
-            41.8,
+            41.1,
             "days",
             0.0,
             365.0,
@@ -143,7 +143,7 @@ class Departure(Module):
         ),
         Param(
             "pull_memory_days",
-            168.0,
+            173.0,
             "days",
             1.0,
             730.0,
@@ -244,7 +244,7 @@ class Departure(Module):
         ),
         Param(
             "redeparture_per_day",
-            0.00362,
+            0.00384,
             "per day",
             0.0,
             0.05,

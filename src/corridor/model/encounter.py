@@ -147,7 +147,7 @@ class Encounter(Module):
     PARAMS = (
         Param(
             "port_share",
-            0.0534,
+            0.0589,
             "share of crossings made at a port without appointment",
             0.0,
             1.0,

@@ -90,7 +90,7 @@ class Processing(Module):
     PARAMS = (
         Param(
             "t42_adult_share",
-            0.995,
+            0.991,
             "share of single adults expelled until March 2022",
             0.0,
             1.0,
@@ -100,7 +100,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share",
-            0.734,
+            0.714,
             "share of family members expelled until January 2021",
             0.0,
             1.0,
@@ -110,7 +110,7 @@ class Processing(Module):
         ),
         Param(
             "t42_adult_share_late",
-            0.838,
+            0.845,
             "share of single adults expelled from April 2022",
             0.0,
             1.0,
@@ -121,7 +121,7 @@ class Processing(Module):
         ),
         Param(
             "t42_family_share_late",
-            0.295,
+            0.293,
             "share of family members expelled from February 2021",
             0.0,
             1.0,

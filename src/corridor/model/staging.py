@@ -88,11 +88,11 @@ class Staging(Module):
     PARAMS = (
         Param(
             "policy_deterrence",
-            1.2,
+            1.28,
             "d log crossing hazard / d P(sent back) as announced",
             0.0,
             20.0,
-            "calibration (MAP 1.20, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
+            "calibration (MAP 1.28, docs/calibration.md); Cuban and Nicaraguan Border Patrol "
             "encounters fell ~85% in the month "
             "Title 42 reached them (Jan 2023, OHSS), Venezuelans' ~70% (Oct 2022): people "
             "already in Mexico held back at the announcement, before any new departure",
@@ -110,7 +110,7 @@ class Staging(Module):
         ),
         Param(
             "recrosser_deterrence",
-            1.37,
+            1.35,
             "d log re-crossing hazard / d expected severity",
             0.0,
             20.0,
@@ -122,7 +122,7 @@ class Staging(Module):
         ),
         Param(
             "deterred_give_up_per_day",
-            0.115,
+            0.141,
             "1/day at full deterrence",
             0.0,
             1.0,
@@ -145,18 +145,18 @@ class Staging(Module):
         ),
         Param(
             "expulsion_weight",
-            0.57,
+            0.589,
             "deterrence of a Title 42 expulsion relative to a Title 8 consequence",
             0.0,
             1.0,
-            "calibration (MAP 0.57); an expulsion carried no penalty and could be retried at once "
+            "calibration (MAP 0.589); an expulsion carried no penalty and could be retried at once "
             "(parameters.csv: ~50% of T42 expulsions were repeats), a Title 8 removal a "
             "five-year bar",
             range=(0.0, 1.0),
         ),
         Param(
             "cross_per_day",
-            0.157,
+            0.22,
             "1/day",
             0.0,
             1.0,
@@ -165,7 +165,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_registered",
-            0.00805,
+            0.00914,
             "1/day",
             0.0,
             1.0,
@@ -174,7 +174,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_expulsion",
-            0.0437,
+            0.036,
             "1/day",
             0.0,
             1.0,
@@ -183,7 +183,7 @@ class Staging(Module):
         ),
         Param(
             "cross_per_day_after_return",
-            0.0358,
+            0.0378,
             "1/day",
             0.0,
             1.0,
@@ -192,7 +192,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day",
-            0.0114,
+            0.0123,
             "1/day",
             0.0,
             1.0,
@@ -203,7 +203,7 @@ class Staging(Module):
         ),
         Param(
             "give_up_per_day_after_expulsion",
-            0.0847,
+            0.0814,
             "1/day",
             0.0,
             1.0,
@@ -215,7 +215,7 @@ class Staging(Module):
         ),
         Param(
             "register_per_day",
-            0.184,
+            0.187,
             "1/day",
             0.0,
             1.0,
