@@ -3,9 +3,10 @@ split over threads, with the same results bit for bit.
 
 Most people have nothing happen on most days: they are on the road until their arrival day, or
 wait for a summed hazard to reach their threshold (``transit.due_nb``, ``staging.due_nb``). The
-pass looks at each person's one or two fields that say so and calls the day's kernel only for
-those due; the head counts are kept up to date as people change (a person's histogram cell
-before and after), not recounted daily.
+pass (one loop: each person's transit, then their staging) looks at the few fields that say so
+and calls the day's kernels only for those due; the head counts are kept up to date as people
+change (a person's histogram cell before and after), not recounted daily, and those sent home
+join the returnee pool as they go.
 
 Split over threads, each takes a contiguous range of the people arrays. Two things depend on
 the order of the people, and the split keeps the serial order for each:
@@ -18,7 +19,8 @@ the order of the people, and the split keeps the serial order for each:
   custody, whose hearing is due) are written from each range's start and closed up in order.
 
 Counts into the flow tables and the changes of head counts are sums: each thread after the
-first adds into its own copy, added into the day's after the threads.
+first adds into its own copy, added into the day's after the threads. The returnee pool is
+filled after the threads, from each range's list of those absorbed.
 """
 
 from __future__ import annotations
@@ -319,6 +321,8 @@ def travel_and_wait_nb(
     cand,
     cust,
     due,
+    held,
+    gone,
 ):
     """Transit, then staging, for those due today. First, with ``compact``, the people move
     down over the absorbed. ``hist``: the head counts, kept up to date (ranges after the first
@@ -331,7 +335,9 @@ def travel_and_wait_nb(
 
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
-    order. Returns (the new array length, the lists' lengths, INM's deportations today)."""
+    order; ``held`` and ``gone`` are scratch for a split day (as long as the people arrays:
+    allocated once by the caller, not each day). Returns (the new array length, the lists'
+    lengths, INM's deportations today)."""
     if compact:
         n = compact_nb(n, ppl, pool)
     t_keys = transit_keys_nb(seed, day)
@@ -370,8 +376,6 @@ def travel_and_wait_nb(
         for c in range(split + 1):
             bounds[c] = n * c // split
         out = np.zeros((split, 6), dtype=np.int64)
-        held = np.empty(n, dtype=np.int64)  # those held, from each range's start
-        gone = np.empty(n, dtype=np.int64)  # those absorbed, likewise
         _pass_split_nb(
             bounds,
             day,

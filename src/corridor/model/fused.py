@@ -210,6 +210,8 @@ def run_days_nb(
     cand = np.empty(room, dtype=np.int64)
     cust = np.empty(room, dtype=np.int64)
     due = np.empty(room, dtype=np.int64)
+    held = np.empty(room if split > 1 else 0, dtype=np.int64)  # a split day's scratch
+    gone = np.empty(room if split > 1 else 0, dtype=np.int64)
     n_nat = dep.mem_in.shape[0]  # the day's small tables, filled each day
     lam = np.empty(n_nat)
     counts = np.empty(n_nat, dtype=np.int32)
@@ -279,6 +281,8 @@ def run_days_nb(
             cand,
             cust,
             due,
+            held,
+            gone,
         )
         harm_nb(day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f)
         deported += deported_today
