@@ -149,23 +149,8 @@ def compact_nb(n, ppl):
 @person_nb
 def move_nb(ppl, i, j):
     """Copy person ``i`` to slot ``j`` (compaction)."""
-    (
-        uid,
-        nat,
-        demo,
-        state,
-        place,
-        flags,
-        enc,
-        expl,
-        rem,
-        t_next,
-        t_state,
-        t_last,
-        t_cbp,
-        thr,
-        thr_reg,
-    ) = ppl
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
     uid[j] = uid[i]
     nat[j] = nat[i]
     demo[j] = demo[i]

@@ -507,23 +507,8 @@ def spawn_nb(
     """Append new departures: identity, demographic, route and arrival day for each. One
     uniform picks the route: the Darien below ``darien_p``, the air above it up to
     ``darien_p + air_p``, else by land to Tapachula."""
-    (
-        uid,
-        nat,
-        demo,
-        state,
-        place,
-        flags,
-        enc,
-        expl,
-        rem,
-        t_next,
-        t_state,
-        t_last,
-        t_cbp,
-        thr,
-        thr_reg,
-    ) = ppl
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
     k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)

@@ -659,23 +659,8 @@ def staging_person_nb(
     registering with CBP One (``register_cum``). The day a sum reaches its threshold, the
     event happens: the same chances as a draw each day. Registering makes a new arrival a
     registrant (another kind): a new threshold on that kind's sum, from today."""
-    (
-        uid,
-        nat,
-        demo,
-        state,
-        place,
-        flags,
-        enc,
-        expl,
-        rem,
-        t_next,
-        t_state,
-        t_last,
-        t_cbp,
-        thr,
-        thr_reg,
-    ) = ppl
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
     k_cross, k_give, _, k_thr, k_reg = keys
     s = state[i]
     if s == pp.MPP:

@@ -398,23 +398,8 @@ def transit_person_nb(
     With ``defer``, a person whose day depends on those caps (INM's draw would take them) is
     left untouched and (HELD, HELD) returned: the threads of the fused pass list such people
     and call this again, without ``defer``, in array order (the draws are the same)."""
-    (
-        uid,
-        nat,
-        demo,
-        state,
-        place,
-        flags,
-        enc,
-        expl,
-        rem,
-        t_next,
-        t_state,
-        t_last,
-        t_cbp,
-        thr,
-        thr_reg,
-    ) = ppl
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
     k_app, k_dep, k_city, k_time, k_rc, k_rt, k_thr = keys
     s = state[i]
     if s == pp.TRAVEL_SOUTH:
