@@ -342,24 +342,29 @@ def hearing_nb(i, day, key, relief, home_after, ppl, flows):
 
 
 @pp.person_nb
-def count_person_nb(i, ppl, hist):
-    """Person ``i`` (active) into the head-count histogram (:func:`flush_counts_nb`)."""
+def count_cell_nb(i, ppl):
+    """Person ``i``'s (active) head-count cell: (key, nationality, place)."""
     s = ppl[3][i]
     fixed = _FIXED_PLACE[s]
     c = ppl[4][i] if fixed < 0 else fixed
-    hist[s * 2 + ((ppl[5][i] >> _CBP_SHIFT) & 1), ppl[1][i], c] += 1
+    return s * 2 + ((ppl[5][i] >> _CBP_SHIFT) & 1), ppl[1][i], c
+
+
+@pp.person_nb
+def count_person_nb(i, ppl, hist):
+    """Person ``i`` (active) into the head-count histogram (:func:`flush_counts_nb`)."""
+    key, a, c = count_cell_nb(i, ppl)
+    hist[key, a, c] += 1
 
 
 @pp.person_nb
 def count_key_nb(i, ppl):
     """Person ``i``'s flat head-count cell (as :func:`count_person_nb` counts them), -1 when
     absorbed."""
-    s = ppl[3][i]
-    if s >= pp.N_ACTIVE_STATES:
+    if ppl[3][i] >= pp.N_ACTIVE_STATES:
         return -1
-    fixed = _FIXED_PLACE[s]
-    c = ppl[4][i] if fixed < 0 else fixed
-    return ((s * 2 + ((ppl[5][i] >> _CBP_SHIFT) & 1)) * N_NAT + ppl[1][i]) * N_PLACES + c
+    key, a, c = count_cell_nb(i, ppl)
+    return (key * N_NAT + a) * N_PLACES + c
 
 
 @pp.person_nb

@@ -133,8 +133,7 @@ I_DEPORTED, I_DEPORT_MONTH = 4, 5  # transit
 I_CUSTODY, I_TAKEBACK, I_TAKEBACK_MONTH, I_EMERGENCY = 6, 7, 8, 9  # processing
 I_BELOW = 10  # bookkeeping
 I_FITS = 11  # flows, stocks, cbp: still in people (1), or left in agents (0; see scale_day_nb)
-I_COMPACTED = 14  # the day of the last move of the absorbed out of the arrays
-N_ISTATE = 15
+N_ISTATE = 14
 # Float state: transit's capacity carry, encounter's slot carry.
 F_CAP, F_SLOTS = 0, 1
 N_FSTATE = 2
@@ -233,7 +232,6 @@ def run_days_nb(
     live = 0
     for x in range(cells.shape[0]):
         live += cells[x]
-    compacted = istate[I_COMPACTED]
     day = d0
     while day < d1:
         departure_counts_into_nb(day, seed, dep, lam, counts)
@@ -252,8 +250,6 @@ def run_days_nb(
             day, pro, takeback, takeback_month
         )
         compact = 4 * (n_old - live) > n  # (the pool gets those sent home as they go)
-        if compact:
-            compacted = day
         cross_today_into_nb(day, stg, cross, give_up)
         sum_hazards_nb(cross, give_up, stg.hazard)
         n, n_cross, n_cand, n_cust, n_due, deported_today = travel_and_wait_nb(
@@ -342,7 +338,6 @@ def run_days_nb(
         day += 1
     if day > d0:  # leave no absorbed people behind
         n = compact_nb(n, ppl, dep.pool)
-        compacted = day
     hist[:] = 0
     istate[I_N] = n
     istate[I_STEPS] = steps
@@ -354,7 +349,6 @@ def run_days_nb(
     istate[I_TAKEBACK_MONTH] = takeback_month
     istate[I_EMERGENCY] = 1 if emergency else 0
     istate[I_BELOW] = below
-    istate[I_COMPACTED] = compacted
     istate[I_FITS] = fits_f
     istate[I_FITS + 1] = fits_s
     istate[I_FITS + 2] = fits_c
