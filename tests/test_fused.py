@@ -11,7 +11,7 @@ import pytest
 import corridor
 from corridor.analysis.outputs import summary
 from corridor.api import prepare
-from corridor.engine.people import People
+from corridor.engine.people import FIELDS, People
 from corridor.engine.sim import Simulation
 from corridor.model import day_pass, fused
 from corridor.model.registry import PHASES
@@ -47,8 +47,9 @@ def _assert_same_sims(a: Simulation, b: Simulation) -> None:
     assert a.res.peak_agents == b.res.peak_agents
     assert a.people.n == b.people.n
     n = a.people.n
-    for x, y in zip(a.people.arrays(), b.people.arrays(), strict=True):
-        np.testing.assert_array_equal(x[:n], y[:n])
+    for name, x, y in zip(FIELDS, a.people.arrays(), b.people.arrays(), strict=True):
+        if name != "wake":  # the fused pass's schedule of looks (the loop looks every day)
+            np.testing.assert_array_equal(x[:n], y[:n], err_msg=name)
     for name, attrs in MODULE_STATE.items():
         ma, mb = a.module(name), b.module(name)
         for attr in attrs:

@@ -121,7 +121,7 @@ def _population(per_group: int) -> pp.People:
     ppl.place[:total] = CITY
     ppl.t_state[:total] = 0
     ppl.t_last_enc[:total] = -1
-    ppl.t_cbp[:total] = -1
+    ppl.wake[:total] = -1
     ppl.thr[:total] = pp.PENDING
     ppl.thr_reg[:total] = pp.NONE
     for g, nat in enumerate([*GROUPS, MPP_NAT]):

@@ -1,10 +1,11 @@
 """People as a structure of NumPy arrays (LASER style): preallocated capacity, a live count.
 
 Each agent stands for ``scale`` people. Hot state is 32 bytes per agent: an int64 identity used
-for the counter-based draws, eight uint8 fields, four int16 day stamps (days since the
-scenario's start; -1 = never) and two float32 thresholds. People who reach an absorbing
-state (in the US interior, or back home) are counted when they get there and compacted out of
-the arrays every few days, so the daily kernels only touch people who are still on the move.
+for the counter-based draws, eight uint8 fields, three int16 day stamps (days since the
+scenario's start; -1 = never), an int16 wake-up day and two float32 thresholds. People who
+reach an absorbing state (in the US interior, or back home) are counted when they get there
+and compacted out of the arrays once they fill a quarter of them, so the daily kernels mostly
+touch people who are still on the move.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ FIELDS: dict[str, np.dtype] = {
     "t_next": np.dtype(np.int16),
     "t_state": np.dtype(np.int16),
     "t_last_enc": np.dtype(np.int16),
-    "t_cbp": np.dtype(np.int16),
+    # The first day the fused day pass need look at the person (corridor.model.day_pass): no
+    # day before it can have anything due (a bound from the schedules of what is to come, not
+    # state: -1, look today; every driver call starts from -1, since a resumed scenario may
+    # have other schedules). The Python loop of phases visits everyone and ignores it.
+    "wake": np.dtype(np.int16),
     # Thresholds on summed daily hazards (an exponential draw above the sum so far): the day a
     # sum reaches one is the day of the event, with the same chances as a draw each day, and
     # nobody need be visited on the days between. ``thr``: on the road, INM's interior
@@ -149,7 +154,7 @@ def compact_nb(n, ppl):
 @person_nb
 def move_nb(ppl, i, j):
     """Copy person ``i`` to slot ``j`` (compaction)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     uid[j] = uid[i]
     nat[j] = nat[i]
@@ -163,7 +168,7 @@ def move_nb(ppl, i, j):
     t_next[j] = t_next[i]
     t_state[j] = t_state[i]
     t_last[j] = t_last[i]
-    t_cbp[j] = t_cbp[i]
+    wake[j] = wake[i]
     thr[j] = thr[i]
     thr_reg[j] = thr_reg[i]
 

@@ -198,6 +198,21 @@ def threshold_nb(key: np.uint64, agent: np.int64, cum: np.ndarray, first: int) -
     return np.float32(before + exponential_nb(key, agent))
 
 
+@nb.njit(cache=True, inline="always")
+def first_reaching_nb(cum: np.ndarray, x, start: int) -> int:
+    """The first day ``d >= start`` with ``cum[d] >= x`` (``cum`` non-decreasing; its length
+    if none): the day a threshold on a summed hazard is reached, found by bisection instead
+    of looking each day. The comparison is the one the day's check makes."""
+    lo, hi = start, cum.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cum[mid] >= x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def hazard_sums(p: np.ndarray) -> np.ndarray:
     """``cum`` for :func:`threshold_nb` from daily probabilities ``p`` [day]: the hazards
     -log(1 - p) summed through each day (a certain event counts 700: any Exp(1) draw is

@@ -320,7 +320,7 @@ def hearing_key_nb(seed, day):
 def hearing_nb(i, day, key, relief, home_after, ppl, flows):
     """The MPP hearing of person ``i`` (due today): relief and the US, or a removal order and
     home or back to waiting in the city."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     a = nat[i]
     c = place[i]

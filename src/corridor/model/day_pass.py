@@ -8,6 +8,15 @@ and calls the day's kernels only for those due; the head counts are kept up to d
 change (a person's histogram cell before and after), not recounted daily, and those sent home
 join the returnee pool as they go.
 
+Most people are not even looked at: each carries a wake-up day (``wake``), the first day after
+their last look that anything may be due, and the pass skips everyone whose day has not come
+(one comparison). It is exact on the road (the arrival day, or the day INM's scheduled summed
+hazard reaches the threshold) and for CBP One registration, and a lower bound for crossing or
+giving up, whose daily hazards depend on the border news: the sum cannot grow by more than
+``staging.hazard_max`` a day, so no one is due before, and on the day the pass looks it sets
+the next. Results are those of looking at everyone every day, bit for
+bit; whoever another phase changes (encounter and processing) is looked at the next day.
+
 Split over threads, each takes a contiguous range of the people arrays. Two things depend on
 the order of the people, and the split keeps the serial order for each:
 
@@ -48,6 +57,7 @@ _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 # and ~20 us of adding the ranges' counts together, more than a day of 30,000 people saves
 # (A/B at scales 10 and 100, docs/profile.md).
 SPLIT_MIN = 30000
+_NEVER = np.iinfo(np.int16).max  # a wake-up day for the absorbed
 # Ranges a day is split into; None: numba's thread count (tests set more ranges than threads).
 SPLIT: int | None = None
 
@@ -84,6 +94,24 @@ def _moved_nb(i, k0, ppl, counts, pool, gone, at):
     return 0
 
 
+@pp.person_nb
+def _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl):
+    """The first day after ``day`` the pass need look at person ``i`` again (no earlier day
+    can have anything due for them): on the road or waiting, from their thresholds and the
+    schedules (:func:`corridor.model.transit.wake_nb`, :func:`corridor.model.staging.wake_nb`);
+    in US custody or under MPP, tomorrow (listed, or a daily draw); absorbed, never."""
+    s = ppl[3][i]
+    if s <= pp.MEXICO_DETAINED:
+        w = transit.wake_nb(i, day, h_cum, ppl)
+    elif s == pp.WAITING:
+        w = staging.wake_nb(i, day, hazard, h_max, register_cum, min_wait, ppl)
+    elif s < pp.N_ACTIVE_STATES:
+        w = day + 1
+    else:
+        w = _NEVER
+    return min(w, _NEVER)
+
+
 @pp.loop_nb
 def pass_range_nb(
     lo,
@@ -118,10 +146,11 @@ def pass_range_nb(
     reads are written from index ``lo``; ``cand`` (the registered who wait, those crossing
     today too) only with a ``lottery`` today. Returns the lengths of (held, gone), INM's
     (apprehensions, deportations), and the lengths of (crossers, cand, cust, due)."""
-    state, t_next = ppl[3], ppl[9]
+    state, t_next, wake = ppl[3], ppl[9], ppl[12]
     d = tra.month_row[day]
     city_cdf, p_south, h_cum = tra.city_cdf[d], tra.p_south[day], tra.h_cum
     hazard, register_cum, min_wait = stg.hazard, stg.register_cum, stg.min_wait
+    h_max = stg.hazard_max
     flags = ppl[5]
     n_held = 0
     n_gone = 0
@@ -132,12 +161,18 @@ def pass_range_nb(
     n_cust = 0
     n_due = 0
     for i in range(lo, hi):
+        if wake[i] > day:  # most people most days: one comparison
+            if lottery:  # as they are: nothing happens to them today (no branch)
+                cand[lo + n_cand] = i
+                n_cand += (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+            continue
         s = state[i]
-        # One branch, rarely taken (a few percent of people a day), computed without branches
-        # on the state: states mix in array order, so branches on them would mispredict.
+        # Computed without branches on the state: states mix in array order, so branches on
+        # them would mispredict.
         road = (s <= pp.MEXICO_DETAINED) & transit.due_nb(i, day, h_cum, ppl)
         border = (s == pp.WAITING) & staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
         if not (road | border | (s == pp.MPP) | (s == pp.US_CUSTODY)):
+            wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
             if lottery:  # as they are: nothing happens to them today (no branch)
                 cand[lo + n_cand] = i
                 n_cand += (s == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
@@ -179,6 +214,7 @@ def pass_range_nb(
                 state[i] != pp.WAITING
             ):
                 n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
+                wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
                 continue
         if staging_person_nb(
             i,
@@ -196,6 +232,8 @@ def pass_range_nb(
             crossers[lo + n_cross] = i
             n_cross += 1
         n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
+        # (Those crossing today are looked at tomorrow: encounter and processing say so.)
+        wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
         s = state[i]
         if s == pp.MPP and t_next[i] <= day:
             due[lo + n_due] = i
@@ -431,6 +469,16 @@ def travel_and_wait_nb(
                     deported,
                 )
                 moved_nb(i, k0, ppl, counts, pool)
+                ppl[12][i] = _wake_nb(
+                    i,
+                    day,
+                    tra.h_cum,
+                    stg.hazard,
+                    stg.hazard_max,
+                    stg.register_cum,
+                    stg.min_wait,
+                    ppl,
+                )
         for c in range(1, split):
             _add_into(flows, flows_x[c - 1])
             _add_into(counts, counts_x[c - 1])

@@ -507,7 +507,7 @@ def spawn_nb(
     """Append new departures: identity, demographic, route and arrival day for each. One
     uniform picks the route: the Darien below ``darien_p``, the air above it up to
     ``darien_p + air_p``, else by land to Tapachula."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
@@ -528,7 +528,7 @@ def spawn_nb(
             expl[i] = 0
             rem[i] = 0
             t_last[i] = -1
-            t_cbp[i] = -1
+            wake[i] = -1  # looked at today (the pass sets the next day)
             t_state[i] = day
             thr[i] = pp.UNARMED  # those flying in, and Mexicans: choose their city today
             thr_reg[i] = pp.NONE
@@ -553,6 +553,7 @@ def spawn_nb(
                     days = days_darien
                 t_next[i] = day + max(1, int(days * np.exp(spread * z)))
                 thr[i] = pp.NONE
+                wake[i] = t_next[i]  # nothing is due on the way south (transit.wake_nb)
             i += 1
 
 

@@ -276,7 +276,7 @@ def encounter_nb(
 def encounter_person_nb(i, k, k_sector, port_share, gotaway, alt, primary, second, ppl, flows):
     """Person ``i``'s crossing today: returns the event, OFO (at a port), USBP (apprehended
     between ports) or 0 (got away into the US)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     u = uniform_nb(k, uid[i])
     if u < port_share:
         return OFO

@@ -220,6 +220,9 @@ def run_days_nb(
     waiting = np.zeros((n_nat, stg.beds.shape[1]), dtype=np.int64)
     # The pass's ranges after the first count into their own (zeroed) copies: see day_pass.
     extra = max(split - 1, 0)
+    # Wake-up days look ahead in this call's schedules (a resumed scenario may have others):
+    # everyone is looked at on the first day, which sets their next.
+    ppl[12][:n] = -1
     hist = bk.histogram  # the head counts, kept up to date as people change
     hist[:] = 0
     count_range_nb(0, n, ppl, hist)
@@ -440,6 +443,7 @@ def _cross_nb(
         if wi == i:
             b += 1
         k0 = count_key_nb(i, ppl)
+        ppl[12][i] = day + 1  # the pass's wake-up day: changed here, looked at tomorrow
         ev = event[i]
         if ev != OFO_APPT:
             ev = encounter_person_nb(

@@ -566,7 +566,7 @@ def process_person_nb(
     the loop of it over everyone; the fused driver calls it for today's encounters only).
     Take-backs and custody admissions so far today come in and go out: Mexico's monthly cap
     and the beds are used in array order."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     k1, k2 = keys
     month = month_of_day[day]

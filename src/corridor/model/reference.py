@@ -269,7 +269,7 @@ def spawn_numpy(
     ppl: People,
 ) -> None:
     """NumPy reference of :func:`corridor.model.departure.spawn_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())
@@ -302,11 +302,11 @@ def spawn_numpy(
     expl[sl] = 0
     rem[sl] = 0
     t_last[sl] = -1
-    t_cbp[sl] = -1
     t_state[sl] = day
     state[sl] = np.where(north, pp.MEXICO_TRANSIT, pp.TRAVEL_SOUTH)
     place[sl] = np.where(north, 255, 0)
     t_next[sl] = (day + trip).astype(np.int16)
+    wake[sl] = np.where(north, -1, t_next[sl])
     thr[sl] = np.where(north, pp.UNARMED, pp.NONE)
     thr_reg[sl] = pp.NONE
 
@@ -333,7 +333,7 @@ def transit_numpy(
 ) -> tuple[int, int]:
     """NumPy reference of :func:`corridor.model.transit.transit_nb`; returns (apprehended,
     deported)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     streams = (
         "mexico_apprehension",
@@ -439,7 +439,7 @@ def staging_numpy(
     flows: np.ndarray,
 ) -> None:
     """NumPy reference of :func:`corridor.model.staging.staging_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     u = uid[:n]
     a = nat[:n].astype(np.int64)
@@ -476,7 +476,6 @@ def staging_numpy(
     # Registering: a new arrival becomes a registrant, with a new threshold on that sum.
     reg = np.flatnonzero(waits & (register_cum[day] >= thr_reg[:n]))
     flags[reg] |= _U8(pp.CBP_ONE)
-    t_cbp[reg] = day
     thr_reg[reg] = pp.NONE
     new = reg[kind[reg] == 0]
     kind[new] = 1
@@ -548,7 +547,7 @@ def encounter_numpy(
     flows: np.ndarray,
 ) -> None:
     """NumPy reference of :func:`corridor.model.encounter.encounter_nb`."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     i = np.flatnonzero(event[:n] == CROSS)
     a = nat[i].astype(np.int64)
     u = uniforms(day_key(seed, STREAM["usbp_apprehension"], day), uid[i])
@@ -658,7 +657,7 @@ def processing_numpy(
     counter reaches zero, keep the outcomes up to it and decide the rest again with the
     counters as they are then. At most three spans plus one per nationality.
     """
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     i = np.flatnonzero((event[:n] == USBP) | (event[:n] == OFO) | (event[:n] == OFO_APPT))
     ev = event[i].copy()
@@ -768,7 +767,7 @@ def removal_numpy(
     """NumPy reference of :func:`corridor.model.removal.removal_nb`; returns how many left
     custody. Flights board each nationality's first ``seats`` in FIFO order (custody start
     day, ties by array order: a stable sort)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     left = 0
     n_nat = seats.shape[0]
     if seats.sum() > 0:
@@ -795,7 +794,7 @@ def hearing_numpy(
     n: int, day: int, seed: int, relief: float, home_after: float, ppl: People, flows: np.ndarray
 ) -> None:
     """MPP hearings due today (the first part of :func:`end_of_day_numpy`)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     i = np.flatnonzero((state[:n] == pp.MPP) & (_days(t_next[:n]) <= day))
     u = uniforms(day_key(seed, STREAM["mpp_hearing"], day), uid[i])
@@ -817,7 +816,7 @@ def hearing_numpy(
 def stocks_numpy(n: int, ppl: People, stocks: np.ndarray, beds: np.ndarray) -> None:
     """End-of-day head counts (the second part of :func:`end_of_day_numpy`); those waiting in
     a shelter or on the street by :func:`shelter_split` of today's ``beds``."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     s, a, c, f = state[:n], nat[:n], place[:n], flags[:n]
     city = (s == pp.WAITING) | (s == pp.MPP)
     registered = (s == pp.WAITING) & ((f & pp.CBP_ONE) != 0)

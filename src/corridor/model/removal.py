@@ -154,7 +154,7 @@ def remove_nb(cust, day, seats, max_days, ppl, flows):
     """:func:`removal_nb` for the people in custody ``cust``, listed so that a stable sort by
     custody start day leaves ties in array order: array order does, and so does array order
     with today's admissions appended (the fused driver's list)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     left = 0
     n_nat = seats.shape[0]
     if seats.sum() > 0 and cust.shape[0] > 0:

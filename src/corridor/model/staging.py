@@ -24,6 +24,7 @@ from corridor.engine.rng import (
     binomial_nb,
     day_key_nb,
     exponential_nb,
+    first_reaching_nb,
     hazard_sums,
     threshold_nb,
     uniform_nb,
@@ -44,6 +45,7 @@ _HARM = F["harm_incidents"]
 _GAVE_UP = F["gave_up"]
 _HOME = PLACE["origin"]
 # The crossing kind by flags: after an expulsion 2, else after a return 3, else registered 1.
+_NEVER = np.iinfo(np.int16).max  # a wake-up day beyond any run
 _KIND_BITS = pp.EXPELLED | pp.RETURNED | pp.CBP_ONE
 _KIND = np.array(
     [
@@ -63,6 +65,7 @@ class StagingPack(NamedTuple):
     register: np.ndarray  # [day] 1/day
     register_cum: np.ndarray  # [day] registration hazard summed through the day
     hazard: np.ndarray  # [yesterday, today][kind, nat] crossing or giving up, summed (state)
+    hazard_max: np.ndarray  # [kind] more than a day can add to those sums (wake_nb)
     min_wait: int
     harm_street: float
     shelter_factor: float
@@ -355,6 +358,13 @@ class Staging(Module):
             c(self.register, dtype=np.float64),
             hazard_sums(self.register),
             np.zeros((2, self.cross.shape[1], len(NATIONALITIES))),
+            hazard_max(
+                self.cross,
+                self.give_up,
+                p["deterred_give_up_per_day"],
+                p["policy_deterrence"],
+                p["parole_deterrence"],
+            ),
             int(p["min_wait_days"]),
             float(p["harm_per_day_street"]),
             float(p["harm_shelter_factor"]),
@@ -381,6 +391,52 @@ class Staging(Module):
         staging_day_nb(
             day, sim.seed, self.pk, sim.people.n, sim.people.arrays(), sim.event, sim.res.flows[day]
         )
+
+
+def hazard_max(
+    cross: np.ndarray,
+    give_up: np.ndarray,
+    deterred_give_up: float,
+    kappa: float,
+    kappa_parole: float,
+) -> np.ndarray:
+    """[kind]: more than any day can add to a kind's summed hazard of crossing or giving up
+    (:func:`sum_hazards_nb`), whatever the border news. The day's hazard is
+    -log(1 - c f) - log(1 - g - D (1 - f)) with ``cross`` c [day, kind], ``give_up`` g,
+    ``deterred_give_up`` D (kinds 0 and 1; 0 for the others) and f = exp(-kappa x expected
+    severity - kappa_parole x parole) in [exp(-kappa - kappa_parole), 1] (severities and
+    parole are 0-1); convex in f, so at its largest at one end. Inflated by 1e-6 against
+    rounding. From it, the first day a waiting person's threshold may be reached
+    (:func:`wake_nb`)."""
+    if min(deterred_give_up, kappa, kappa_parole) < 0:
+        raise ValueError("deterrence parameters must be >= 0 for the wake-up days' bound")
+    f_min = math.exp(-kappa - kappa_parole)
+    d = deterred_give_up * (np.arange(len(give_up)) < 2)
+    c = np.asarray(cross).max(axis=0)  # [kind]
+    out = np.zeros(len(give_up))
+    for f in (f_min, 1.0):
+        stay = (1.0 - c * f) * (1.0 - np.asarray(give_up) - d * (1.0 - f))
+        out = np.maximum(out, np.minimum(-np.log(np.maximum(stay, 1e-304)), 700.0))
+    return np.maximum(out * (1.0 + 1e-6), 1e-12)  # (1e-12: never a division by 0)
+
+
+@pp.person_nb
+def wake_nb(i, day, hazard, hazard_max, register_cum, min_wait, ppl):
+    """The first day after ``day`` that waiting person ``i`` may be due (:func:`due_nb`):
+    the end of the minimum wait; the first day the crossing sum could reach ``thr`` growing
+    by ``hazard_max`` a day (a lower bound: on that day the pass looks, and sets the next);
+    or, if sooner, the day the registration sum reaches ``thr_reg`` (exact: a schedule)."""
+    thr = ppl[13][i]
+    if thr != thr:  # pp.PENDING
+        w = ppl[10][i] + min_wait
+    else:
+        k = _KIND[ppl[5][i] & _KIND_BITS]
+        days = (thr - hazard[1, k, ppl[1][i]] - 1e-9) / hazard_max[k]
+        w = day + 1 + (int(math.ceil(days)) - 1 if days < _NEVER else _NEVER)
+    last = register_cum.shape[0] - 1
+    if w > day + 1 and register_cum[min(w - 1, last)] >= ppl[14][i]:  # registers first
+        w = first_reaching_nb(register_cum, ppl[14][i], day + 1)
+    return w
 
 
 @nb.njit(cache=True)
@@ -659,7 +715,7 @@ def staging_person_nb(
     registering with CBP One (``register_cum``). The day a sum reaches its threshold, the
     event happens: the same chances as a draw each day. Registering makes a new arrival a
     registrant (another kind): a new threshold on that kind's sum, from today."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     k_cross, k_give, _, k_thr, k_reg = keys
     s = state[i]
@@ -682,7 +738,6 @@ def staging_person_nb(
         thr_reg[i] = pp.NONE if f & pp.CBP_ONE else threshold_nb(k_reg, uid[i], register_cum, day)
     if register_cum[day] >= thr_reg[i]:
         flags[i] |= pp.CBP_ONE
-        t_cbp[i] = day
         thr_reg[i] = pp.NONE
         if kind == 0:  # not yet sent back: now a registrant, on that kind's sum from today
             kind = 1

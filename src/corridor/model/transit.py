@@ -20,6 +20,7 @@ from corridor.engine.params import Param
 from corridor.engine.rng import (
     STREAM,
     day_key_nb,
+    first_reaching_nb,
     hazard_sums,
     normal_nb,
     threshold_nb,
@@ -398,7 +399,7 @@ def transit_person_nb(
     With ``defer``, a person whose day depends on those caps (INM's draw would take them) is
     left untouched and (HELD, HELD) returned: the threads of the fused pass list such people
     and call this again, without ``defer``, in array order (the draws are the same)."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, t_cbp = ppl[:13]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     k_app, k_dep, k_city, k_time, k_rc, k_rt, k_thr = keys
     s = state[i]
@@ -506,3 +507,14 @@ def due_nb(i, day, h_cum, ppl):
     """Whether person ``i`` (on the road: travelling south, in transit or held by INM) has
     anything happen today: :func:`transit_person_nb` leaves everyone else as they are."""
     return (ppl[9][i] <= day) | (h_cum[day] >= ppl[13][i])  # no branch: see day_pass
+
+
+@pp.person_nb
+def wake_nb(i, day, h_cum, ppl):
+    """The first day after ``day`` that person ``i`` on the road is due (:func:`due_nb`),
+    exactly: ``t_next``, or the day INM's summed hazard reaches their threshold, if sooner
+    (looked up only if it is)."""
+    t = ppl[9][i]
+    if t <= day + 1 or h_cum[min(t - 1, h_cum.shape[0] - 1)] < ppl[13][i]:
+        return t
+    return first_reaching_nb(h_cum, ppl[13][i], day + 1)
