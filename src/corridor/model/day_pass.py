@@ -210,8 +210,8 @@ def pass_range_nb(
             apprehended, deported = a, b
             # Arrived today: at the border at once only if there is no minimum wait (the road
             # leaves nobody registered with CBP One: no candidate).
-            if not staging.due_nb(i, day, hazard, register_cum, min_wait, ppl) or (
-                state[i] != pp.WAITING
+            if state[i] != pp.WAITING or not staging.due_nb(
+                i, day, hazard, register_cum, min_wait, ppl
             ):
                 n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
                 wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
