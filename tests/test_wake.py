@@ -19,35 +19,25 @@ from corridor.model.registry import PHASES
 
 
 @nb.njit(cache=True)
-def _transit_wakes(day, h_cum, ppl):
-    out = np.empty(ppl[0].shape[0], dtype=np.int64)
-    for i in range(out.shape[0]):
-        out[i] = transit.wake_nb(i, day, h_cum, ppl)
-    return out
+def _transit_rules(day, h_cum, ppl):
+    """Each person's (wake-up day after ``day``, due on ``day``) on the road."""
+    n = ppl[0].shape[0]
+    wake, due = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        wake[i] = transit.wake_nb(i, day, h_cum, ppl)
+        due[i] = transit.due_nb(i, day, h_cum, ppl)
+    return wake, due
 
 
 @nb.njit(cache=True)
-def _transit_due(day, h_cum, ppl):
-    out = np.empty(ppl[0].shape[0], dtype=np.bool_)
-    for i in range(out.shape[0]):
-        out[i] = transit.due_nb(i, day, h_cum, ppl)
-    return out
-
-
-@nb.njit(cache=True)
-def _staging_wakes(day, hazard, h_max, register_cum, min_wait, ppl):
-    out = np.empty(ppl[0].shape[0], dtype=np.int64)
-    for i in range(out.shape[0]):
-        out[i] = staging.wake_nb(i, day, hazard, h_max, register_cum, min_wait, ppl)
-    return out
-
-
-@nb.njit(cache=True)
-def _staging_due(day, hazard, register_cum, min_wait, ppl):
-    out = np.empty(ppl[0].shape[0], dtype=np.bool_)
-    for i in range(out.shape[0]):
-        out[i] = staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
-    return out
+def _staging_rules(day, hazard, h_max, register_cum, min_wait, ppl):
+    """Each person's (wake-up day after ``day``, due on ``day``) waiting."""
+    n = ppl[0].shape[0]
+    wake, due = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        wake[i] = staging.wake_nb(i, day, hazard, h_max, register_cum, min_wait, ppl)
+        due[i] = staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
+    return wake, due
 
 
 def _people(n: int, state: int, rng: np.random.Generator) -> pp.People:
@@ -82,10 +72,10 @@ def test_on_the_road_the_wake_day_is_the_first_day_due() -> None:
     thr[: n // 10] = np.inf
     ppl.thr[:n] = thr
     arrays = tuple(a[:n] for a in ppl.arrays())
-    wake = _transit_wakes(day, h_cum, arrays)
+    wake = _transit_rules(day, h_cum, arrays)[0]
     first = np.full(n, n_days)
     for d in range(n_days - 1, day, -1):
-        first[_transit_due(d, h_cum, arrays)] = d
+        first[_transit_rules(d, h_cum, arrays)[1]] = d
     past_end = first == n_days  # due after the schedule's end: on the arrival day
     np.testing.assert_array_equal(wake[~past_end], first[~past_end])
     assert (wake[past_end] >= n_days).all()
@@ -139,13 +129,13 @@ def test_waiting_nobody_is_due_before_the_wake_day(pack) -> None:
     reg = pack.register_cum[day] + rng.exponential(0.5, n)
     ppl.thr_reg[:n] = np.where(rng.random(n) < 0.5, reg, np.inf).astype(np.float32)
     arrays = tuple(a[:n] for a in ppl.arrays())
-    wake = _staging_wakes(day, hazard, pack.hazard_max, pack.register_cum, 2, arrays)
+    wake = _staging_rules(day, hazard, pack.hazard_max, pack.register_cum, 2, arrays)[0]
     for share in (1.0, rng.uniform(0, 1, (n_kind, n_nat))):
         h = hazard.copy()
         first = np.full(n, n_days)
         for d in range(day + 1, min(day + 400, n_days)):
             h[1] += pack.hazard_max[:, None] * share
-            due = _staging_due(d, h, pack.register_cum, 2, arrays)
+            due = _staging_rules(d, h, pack.hazard_max, pack.register_cum, 2, arrays)[1]
             first[due & (first == n_days)] = d
         assert (first >= wake).all()
         if np.isscalar(share):  # (a wake-up day already past: looked at tomorrow)
