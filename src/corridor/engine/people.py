@@ -48,6 +48,7 @@ UNARMED = np.float32(-np.inf)  # a threshold not drawn yet: reached at once (loo
 # A waiting person's crossing threshold to draw once past the minimum wait (staging.due_nb).
 PENDING = np.float32(np.nan)
 NONE = np.float32(np.inf)  # no such event to come
+NEVER = int(np.iinfo(np.int16).max)  # a wake-up day beyond any run: the absorbed
 
 FIELDS: dict[str, np.dtype] = {
     "uid": np.dtype(np.int64),

@@ -57,7 +57,6 @@ _FIRST_CITY = PLACE[BORDER_CITIES[0]]
 # and ~20 us of adding the ranges' counts together, more than a day of 30,000 people saves
 # (A/B at scales 10 and 100, docs/profile.md).
 SPLIT_MIN = 30000
-_NEVER = np.iinfo(np.int16).max  # a wake-up day for the absorbed
 # Ranges a day is split into; None: numba's thread count (tests set more ranges than threads).
 SPLIT: int | None = None
 
@@ -108,8 +107,8 @@ def _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl):
     elif s < pp.N_ACTIVE_STATES:
         w = day + 1
     else:
-        w = _NEVER
-    return min(w, _NEVER)
+        w = pp.NEVER
+    return min(w, pp.NEVER)
 
 
 @pp.loop_nb

@@ -443,7 +443,6 @@ def _cross_nb(
         if wi == i:
             b += 1
         k0 = count_key_nb(i, ppl)
-        ppl[12][i] = day + 1  # the pass's wake-up day: changed here, looked at tomorrow
         ev = event[i]
         if ev != OFO_APPT:
             ev = encounter_person_nb(
@@ -458,7 +457,8 @@ def _cross_nb(
                 ppl,
                 flows,
             )
-            if ev == 0:
+            if ev == 0:  # got away: in the US
+                ppl[12][i] = pp.NEVER
                 moved_nb(i, k0, ppl, cells, pool)
                 continue
         event[i] = 0
@@ -493,6 +493,8 @@ def _cross_nb(
             admitted,
         )
         moved_nb(i, k0, ppl, cells, pool)
+        # The pass's wake-up day: changed here, so looked at tomorrow if still on the move.
+        ppl[12][i] = day + 1 if state[i] < pp.N_ACTIVE_STATES else pp.NEVER
         if state[i] == pp.US_CUSTODY:
             cust[n_cust] = i
             n_cust += 1

@@ -45,7 +45,6 @@ _HARM = F["harm_incidents"]
 _GAVE_UP = F["gave_up"]
 _HOME = PLACE["origin"]
 # The crossing kind by flags: after an expulsion 2, else after a return 3, else registered 1.
-_NEVER = np.iinfo(np.int16).max  # a wake-up day beyond any run
 _KIND_BITS = pp.EXPELLED | pp.RETURNED | pp.CBP_ONE
 _KIND = np.array(
     [
@@ -432,7 +431,7 @@ def wake_nb(i, day, hazard, hazard_max, register_cum, min_wait, ppl):
     else:
         k = _KIND[ppl[5][i] & _KIND_BITS]
         days = (thr - hazard[1, k, ppl[1][i]] - 1e-9) / hazard_max[k]
-        w = day + 1 + (int(math.ceil(days)) - 1 if days < _NEVER else _NEVER)
+        w = day + 1 + (int(math.ceil(days)) - 1 if days < pp.NEVER else pp.NEVER)
     last = register_cum.shape[0] - 1
     if w > day + 1 and register_cum[min(w - 1, last)] >= ppl[14][i]:  # registers first
         w = first_reaching_nb(register_cum, ppl[14][i], day + 1)
