@@ -111,6 +111,17 @@ def _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl):
     return min(w, pp.NEVER)
 
 
+@pp.person_nb
+def _as_they_are_nb(i, at, lottery, state, flags, cand):
+    """Person ``i``, with nothing happening today, into ``cand`` at ``at`` if they may enter
+    today's CBP One ``lottery`` (registered and waiting); returns 1 if listed. No branch on
+    the state: it is written at ``at`` either way and kept only if counted."""
+    if not lottery:
+        return 0
+    cand[at] = i
+    return (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+
+
 @pp.loop_nb
 def pass_range_nb(
     lo,
@@ -161,9 +172,7 @@ def pass_range_nb(
     n_due = 0
     for i in range(lo, hi):
         if wake[i] > day:  # most people most days: one comparison
-            if lottery:  # as they are: nothing happens to them today (no branch)
-                cand[lo + n_cand] = i
-                n_cand += (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+            n_cand += _as_they_are_nb(i, lo + n_cand, lottery, state, flags, cand)
             continue
         s = state[i]
         # Computed without branches on the state: states mix in array order, so branches on
@@ -172,9 +181,7 @@ def pass_range_nb(
         border = (s == pp.WAITING) & staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
         if not (road | border | (s == pp.MPP) | (s == pp.US_CUSTODY)):
             wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
-            if lottery:  # as they are: nothing happens to them today (no branch)
-                cand[lo + n_cand] = i
-                n_cand += (s == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+            n_cand += _as_they_are_nb(i, lo + n_cand, lottery, state, flags, cand)
             continue
         if s == pp.US_CUSTODY:
             cust[lo + n_cust] = i

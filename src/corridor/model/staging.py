@@ -431,7 +431,7 @@ def wake_nb(i, day, hazard, hazard_max, register_cum, min_wait, ppl):
     else:
         k = _KIND[ppl[5][i] & _KIND_BITS]
         days = (thr - hazard[1, k, ppl[1][i]] - 1e-9) / hazard_max[k]
-        w = day + 1 + (int(math.ceil(days)) - 1 if days < pp.NEVER else pp.NEVER)
+        w = day + int(math.ceil(days)) if days < pp.NEVER else pp.NEVER
     last = register_cum.shape[0] - 1
     if w > day + 1 and register_cum[min(w - 1, last)] >= ppl[14][i]:  # registers first
         w = first_reaching_nb(register_cum, ppl[14][i], day + 1)
