@@ -111,15 +111,46 @@ def _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl):
     return min(w, pp.NEVER)
 
 
+@pp.loop_nb
+def candidates_nb(n, state, flags, cand):
+    """Who may enter today's CBP One lottery (registered and waiting), after the day's pass,
+    into ``cand`` in array order; returns how many. Without branches: each index is written
+    and kept only if counted."""
+    m = 0
+    for i in range(n):
+        cand[m] = i
+        m += (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+    return m
+
+
+@pp.loop_nb
+def due_list_nb(lo, hi, day, wake, look):
+    """Everyone in ``lo..hi - 1`` whose wake-up day has come, into ``look`` from index ``lo``
+    in array order; returns how many. Without branches (most people most days are not due,
+    and the few who are fall at random places: a branch on each would mispredict)."""
+    m = 0
+    for i in range(lo, hi):
+        look[lo + m] = i
+        m += wake[i] <= day
+    return m
+
+
 @pp.person_nb
-def _as_they_are_nb(i, at, lottery, state, flags, cand):
-    """Person ``i``, with nothing happening today, into ``cand`` at ``at`` if they may enter
-    today's CBP One ``lottery`` (registered and waiting); returns 1 if listed. No branch on
-    the state: it is written at ``at`` either way and kept only if counted."""
-    if not lottery:
-        return 0
-    cand[at] = i
-    return (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
+def _stage_nb(i, day, s_keys, cross, give_up, stg, ppl, flows):
+    """:func:`corridor.model.staging.staging_person_nb` with the pass's arguments."""
+    return staging_person_nb(
+        i,
+        day,
+        s_keys,
+        cross,
+        give_up,
+        stg.hazard,
+        stg.register_cum,
+        stg.min_wait,
+        stg.mpp_give_up,
+        ppl,
+        flows,
+    )
 
 
 @pp.loop_nb
@@ -140,11 +171,10 @@ def pass_range_nb(
     cross,
     give_up,
     pool,
-    lottery,
+    look,
     held,
     gone,
     crossers,
-    cand,
     cust,
     due,
 ):
@@ -153,101 +183,118 @@ def pass_range_nb(
     in ``counts`` (flat) and those sent home into ``pool`` (with a non-empty ``gone``: listed
     there from index ``lo``, for the caller to pool). ``defer``: INM's cap-bound cases go
     into ``held`` from index ``lo`` (they never reach the border today). The lists the day
-    reads are written from index ``lo``; ``cand`` (the registered who wait, those crossing
-    today too) only with a ``lottery`` today. Returns the lengths of (held, gone), INM's
-    (apprehensions, deportations), and the lengths of (crossers, cand, cust, due)."""
+    reads are written from index ``lo``, and so are the rows of ``look`` (scratch [2, people]:
+    who is due today, on the road, waiting).
+    Returns the lengths of (held, gone), INM's (apprehensions, deportations), and the
+    lengths of (crossers, cust, due)."""
     state, t_next, wake = ppl[3], ppl[9], ppl[12]
     d = tra.month_row[day]
     city_cdf, p_south, h_cum = tra.city_cdf[d], tra.p_south[day], tra.h_cum
     hazard, register_cum, min_wait = stg.hazard, stg.register_cum, stg.min_wait
     h_max = stg.hazard_max
-    flags = ppl[5]
+    road, waits = look[0], look[1]
     n_held = 0
     n_gone = 0
     apprehended = 0
     deported = 0
     n_cross = 0
-    n_cand = 0
-    n_cust = 0
     n_due = 0
-    for i in range(lo, hi):
-        if wake[i] > day:  # most people most days: one comparison
-            n_cand += _as_they_are_nb(i, lo + n_cand, lottery, state, flags, cand)
-            continue
+    # Who is due, split by what they are doing, each part in array order: one loop a part,
+    # so that the branches on the state (mixed in array order) are not taken person by
+    # person. The parts are written without branches, in place (never ahead of the reading).
+    n_road = 0
+    n_wait = 0
+    n_cust = 0
+    n_mpp = 0
+    for x in range(lo, lo + due_list_nb(lo, hi, day, wake, road)):
+        i = road[x]
         s = state[i]
-        # Computed without branches on the state: states mix in array order, so branches on
-        # them would mispredict.
-        road = (s <= pp.MEXICO_DETAINED) & transit.due_nb(i, day, h_cum, ppl)
-        border = (s == pp.WAITING) & staging.due_nb(i, day, hazard, register_cum, min_wait, ppl)
-        if not (road | border | (s == pp.MPP) | (s == pp.US_CUSTODY)):
+        road[lo + n_road] = i
+        n_road += s <= pp.MEXICO_DETAINED
+        waits[lo + n_wait] = i
+        n_wait += s == pp.WAITING
+        cust[lo + n_cust] = i  # in US custody: listed daily, nothing else here
+        n_cust += s == pp.US_CUSTODY
+        due[lo + n_mpp] = i  # under MPP: their loop below keeps those with a hearing due
+        n_mpp += s == pp.MPP
+        if s >= pp.N_ACTIVE_STATES:  # absorbed (only on a call's first day): never again
+            wake[i] = pp.NEVER
+    # On the road. Those arriving at a border city with something due at once (no minimum
+    # wait) go back into ``road`` (in place) for the border's loop.
+    n_arr = 0
+    for x in range(lo, lo + n_road):
+        i = road[x]
+        if not transit.due_nb(i, day, h_cum, ppl):
             wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
-            n_cand += _as_they_are_nb(i, lo + n_cand, lottery, state, flags, cand)
-            continue
-        if s == pp.US_CUSTODY:
-            cust[lo + n_cust] = i
-            n_cust += 1
             continue
         k0 = count_key_nb(i, ppl)
-        if road:
-            a, b = transit_person_nb(
-                i,
-                day,
-                t_keys,
-                city_cdf,
-                tra.travel,
-                p_south,
-                h_cum,
-                cap,
-                deport_left,
-                tra.deport_p,
-                tra.detention_days,
-                tra.restart_days,
-                tra.spread,
-                ppl,
-                flows,
-                apprehended,
-                deported,
-                defer,
-            )
-            if a == HELD:
-                held[lo + n_held] = i
-                n_held += 1
-                continue
-            apprehended, deported = a, b
-            # Arrived today: at the border at once only if there is no minimum wait (the road
-            # leaves nobody registered with CBP One: no candidate).
-            if state[i] != pp.WAITING or not staging.due_nb(
-                i, day, hazard, register_cum, min_wait, ppl
-            ):
-                n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
-                wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
-                continue
-        if staging_person_nb(
+        a, b = transit_person_nb(
             i,
             day,
-            s_keys,
-            cross,
-            give_up,
-            hazard,
-            register_cum,
-            min_wait,
-            stg.mpp_give_up,
+            t_keys,
+            city_cdf,
+            tra.travel,
+            p_south,
+            h_cum,
+            cap,
+            deport_left,
+            tra.deport_p,
+            tra.detention_days,
+            tra.restart_days,
+            tra.spread,
             ppl,
             flows,
-        ):
+            apprehended,
+            deported,
+            defer,
+        )
+        if a == HELD:
+            held[lo + n_held] = i
+            n_held += 1
+            continue
+        apprehended, deported = a, b
+        n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
+        # (The road leaves nobody registered with CBP One: no lottery candidate.)
+        if state[i] == pp.WAITING and staging.due_nb(i, day, hazard, register_cum, min_wait, ppl):
+            road[lo + n_arr] = i
+            n_arr += 1
+            continue
+        wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
+    # Under MPP: the day's chance of giving up; those still waiting for a hearing due today
+    # stay in ``due`` (in place).
+    for x in range(lo, lo + n_mpp):
+        i = due[x]
+        k0 = count_key_nb(i, ppl)
+        _stage_nb(i, day, s_keys, cross, give_up, stg, ppl, flows)
+        n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
+        wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
+        if state[i] == pp.MPP and t_next[i] <= day:
+            due[lo + n_due] = i
+            n_due += 1
+    # Waiting at the border, and today's arrivals due at once, merged in array order.
+    a = lo
+    b = lo
+    none = np.iinfo(np.int64).max
+    while a < lo + n_wait or b < lo + n_arr:
+        wi = waits[a] if a < lo + n_wait else none
+        ri = road[b] if b < lo + n_arr else none
+        if wi < ri:
+            i = wi
+            a += 1
+            if not staging.due_nb(i, day, hazard, register_cum, min_wait, ppl):
+                wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
+                continue
+        else:
+            i = ri
+            b += 1
+        k0 = count_key_nb(i, ppl)
+        if _stage_nb(i, day, s_keys, cross, give_up, stg, ppl, flows):
             crossers[lo + n_cross] = i
             n_cross += 1
         n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
         # (Those crossing today are looked at tomorrow: encounter and processing say so.)
         wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
-        s = state[i]
-        if s == pp.MPP and t_next[i] <= day:
-            due[lo + n_due] = i
-            n_due += 1
-        elif lottery and s == pp.WAITING and (flags[i] & pp.CBP_ONE):
-            cand[lo + n_cand] = i
-            n_cand += 1
-    return n_held, n_gone, apprehended, deported, n_cross, n_cand, n_cust, n_due
+    return n_held, n_gone, apprehended, deported, n_cross, n_cust, n_due
 
 
 @nb.njit(cache=True, parallel=True)
@@ -266,11 +313,10 @@ def _pass_split_nb(
     cross,
     give_up,
     pool,
-    lottery,
+    look,
     held,
     gone,
     crossers,
-    cand,
     cust,
     due,
     out,
@@ -278,11 +324,11 @@ def _pass_split_nb(
     """:func:`pass_range_nb` on each range ``bounds[c]..bounds[c + 1]``, one per thread;
     range 0 writes into ``counts`` and ``flows``, range c > 0 into ``counts_x[c - 1]`` and
     ``flows_x[c - 1]``; the absorbed are listed in ``gone``. ``out[c]``: the lengths of
-    (held, gone, crossers, cand, cust, due)."""
+    (held, gone, crossers, cust, due)."""
     for c in nb.prange(bounds.shape[0] - 1):
         h = counts if c == 0 else counts_x[c - 1]
         f = flows if c == 0 else flows_x[c - 1]
-        n_held, n_gone, _, _, n_cross, n_cand, n_cust, n_due = pass_range_nb(
+        n_held, n_gone, _, _, n_cross, n_cust, n_due = pass_range_nb(
             bounds[c],
             bounds[c + 1],
             day,
@@ -299,20 +345,18 @@ def _pass_split_nb(
             cross,
             give_up,
             pool,  # not written: the absorbed go into ``gone``
-            lottery,
+            look,
             held,
             gone,
             crossers,
-            cand,
             cust,
             due,
         )
         out[c, 0] = n_held
         out[c, 1] = n_gone
         out[c, 2] = n_cross
-        out[c, 3] = n_cand
-        out[c, 4] = n_cust
-        out[c, 5] = n_due
+        out[c, 3] = n_cust
+        out[c, 4] = n_due
 
 
 @nb.njit(cache=True)
@@ -365,6 +409,7 @@ def travel_and_wait_nb(
     cand,
     cust,
     due,
+    look,
     held,
     gone,
 ):
@@ -379,9 +424,9 @@ def travel_and_wait_nb(
 
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
-    order; ``held`` and ``gone`` are scratch for a split day (as long as the people arrays:
-    allocated once by the caller, not each day). Returns (the new array length, the lists'
-    lengths, INM's deportations today)."""
+    order; ``look`` (who is due), ``held`` and ``gone`` (for a split day) are scratch, as
+    long as the people arrays (allocated once by the caller, not each day). Returns (the new
+    array length, the lists' lengths, INM's deportations today)."""
     if compact:
         n = compact_nb(n, ppl, pool)
     t_keys = transit_keys_nb(seed, day)
@@ -389,7 +434,7 @@ def travel_and_wait_nb(
     counts = hist.reshape(-1)
     waiting_from_counts_nb(hist, waiting)  # before anyone moves
     if split < 2:
-        _, _, _, deported, n_cross, n_cand, n_cust, n_due = pass_range_nb(
+        _, _, _, deported, n_cross, n_cust, n_due = pass_range_nb(
             0,
             n,
             day,
@@ -406,11 +451,10 @@ def travel_and_wait_nb(
             cross,
             give_up,
             pool,
-            lottery,
+            look,
             crossers[:0],
             crossers[:0],
             crossers,
-            cand,
             cust,
             due,
         )
@@ -419,7 +463,7 @@ def travel_and_wait_nb(
         bounds = np.empty(split + 1, dtype=np.int64)
         for c in range(split + 1):
             bounds[c] = n * c // split
-        out = np.zeros((split, 6), dtype=np.int64)
+        out = np.zeros((split, 5), dtype=np.int64)
         _pass_split_nb(
             bounds,
             day,
@@ -435,11 +479,10 @@ def travel_and_wait_nb(
             cross,
             give_up,
             pool,
-            lottery,
+            look,
             held,
             gone,
             crossers,
-            cand,
             cust,
             due,
             out,
@@ -489,9 +532,9 @@ def travel_and_wait_nb(
             _add_into(flows, flows_x[c - 1])
             _add_into(counts, counts_x[c - 1])
         n_cross = _close_up(crossers, bounds, out[:, 2])
-        n_cand = _close_up(cand, bounds, out[:, 3])
-        n_cust = _close_up(cust, bounds, out[:, 4])
-        n_due = _close_up(due, bounds, out[:, 5])
+        n_cust = _close_up(cust, bounds, out[:, 3])
+        n_due = _close_up(due, bounds, out[:, 4])
+    n_cand = candidates_nb(n, ppl[3], ppl[5], cand) if lottery else 0
     for a in range(waiting.shape[0]):  # today's arrivals join those waiting
         for c in range(waiting.shape[1]):
             waiting[a, c] += flows[_ARR, a, _FIRST_CITY + c]

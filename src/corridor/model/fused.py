@@ -209,6 +209,7 @@ def run_days_nb(
     cand = np.empty(room, dtype=np.int64)
     cust = np.empty(room, dtype=np.int64)
     due = np.empty(room, dtype=np.int64)
+    look = np.empty((2, room), dtype=np.int64)  # scratch: who is due today (day_pass)
     held = np.empty(room if split > 1 else 0, dtype=np.int64)  # a split day's scratch
     gone = np.empty(room if split > 1 else 0, dtype=np.int64)
     n_nat = dep.mem_in.shape[0]  # the day's small tables, filled each day
@@ -280,6 +281,7 @@ def run_days_nb(
             cand,
             cust,
             due,
+            look,
             held,
             gone,
         )
