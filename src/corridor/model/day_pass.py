@@ -136,6 +136,31 @@ def due_list_nb(lo, hi, day, wake, look):
 
 
 @pp.person_nb
+def _travel_nb(i, day, t_keys, tra, cap, deport_left, ppl, flows, apprehended, deported, defer):
+    """:func:`corridor.model.transit.transit_person_nb` with the pass's arguments."""
+    return transit_person_nb(
+        i,
+        day,
+        t_keys,
+        tra.city_cdf[tra.month_row[day]],
+        tra.travel,
+        tra.p_south[day],
+        tra.h_cum,
+        cap,
+        deport_left,
+        tra.deport_p,
+        tra.detention_days,
+        tra.restart_days,
+        tra.spread,
+        ppl,
+        flows,
+        apprehended,
+        deported,
+        defer,
+    )
+
+
+@pp.person_nb
 def _stage_nb(i, day, s_keys, cross, give_up, stg, ppl, flows):
     """:func:`corridor.model.staging.staging_person_nb` with the pass's arguments."""
     return staging_person_nb(
@@ -188,8 +213,7 @@ def pass_range_nb(
     Returns the lengths of (held, gone), INM's (apprehensions, deportations), and the
     lengths of (crossers, cust, due)."""
     state, t_next, wake = ppl[3], ppl[9], ppl[12]
-    d = tra.month_row[day]
-    city_cdf, p_south, h_cum = tra.city_cdf[d], tra.p_south[day], tra.h_cum
+    h_cum = tra.h_cum
     hazard, register_cum, min_wait = stg.hazard, stg.register_cum, stg.min_wait
     h_max = stg.hazard_max
     road, waits = look[0], look[1]
@@ -228,25 +252,8 @@ def pass_range_nb(
             wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
             continue
         k0 = count_key_nb(i, ppl)
-        a, b = transit_person_nb(
-            i,
-            day,
-            t_keys,
-            city_cdf,
-            tra.travel,
-            p_south,
-            h_cum,
-            cap,
-            deport_left,
-            tra.deport_p,
-            tra.detention_days,
-            tra.restart_days,
-            tra.spread,
-            ppl,
-            flows,
-            apprehended,
-            deported,
-            defer,
+        a, b = _travel_nb(
+            i, day, t_keys, tra, cap, deport_left, ppl, flows, apprehended, deported, defer
         )
         if a == HELD:
             held[lo + n_held] = i
@@ -493,29 +500,12 @@ def travel_and_wait_nb(
         # The held, in array order, with the day's caps (none of them ends up waiting).
         apprehended = 0
         deported = 0
-        d = tra.month_row[day]
         for c in range(split):
             for m in range(out[c, 0]):
                 i = held[bounds[c] + m]
                 k0 = count_key_nb(i, ppl)
-                apprehended, deported = transit_person_nb(
-                    i,
-                    day,
-                    t_keys,
-                    tra.city_cdf[d],
-                    tra.travel,
-                    tra.p_south[day],
-                    tra.h_cum,
-                    cap,
-                    deport_left,
-                    tra.deport_p,
-                    tra.detention_days,
-                    tra.restart_days,
-                    tra.spread,
-                    ppl,
-                    flows,
-                    apprehended,
-                    deported,
+                apprehended, deported = _travel_nb(
+                    i, day, t_keys, tra, cap, deport_left, ppl, flows, apprehended, deported, False
                 )
                 moved_nb(i, k0, ppl, counts, pool)
                 ppl[12][i] = _wake_nb(
