@@ -40,11 +40,9 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from corridor.engine.rng import STREAM, day_key, day_key_nb, uniform_nb, uniforms
+from corridor.engine.simd import list_events32
 from corridor.model import places
 
 CHUNK = 8192  # agents per work unit (offsets in it fit uint16); fixed so results never depend
@@ -280,62 +278,6 @@ def _geometric_nb(u: float, t: np.ndarray, gd: np.ndarray, v: np.int64) -> np.in
     return min(d + c, DWELL_CAP)
 
 
-@intrinsic
-def _list_events32(typingctx, lv, j, todo, m):  # noqa: ARG001 (numba intrinsic signature)
-    """Append to ``todo[m:]`` the offsets j .. j+31 of ``lv`` (int16) whose value is -1, 0 or 1;
-    return the new m. One vector compare, a compress in registers
-    (``llvm.experimental.vector.compress``: vpcompressw on AVX-512 VBMI2, a shuffle sequence
-    elsewhere) and one full 32-lane store, instead of 32 scalar steps. The store writes
-    ``todo[m : m + 32]``, past the new m (later blocks overwrite it; nothing reads it), and
-    stays inside ``todo``: m <= j, and the caller calls this only for j + 32 <= len(lv).
-
-    Not ``llvm.masked.compressstore``: its vpcompressw with a memory operand is microcoded on
-    AMD Zen 4 and halved the kernel's rate there (5.9e8 against 1.2e9 agent-steps/s on one
-    thread, same results; docs/performance.md).
-    """
-    if not (
-        isinstance(lv, types.Array)
-        and lv.dtype == types.int16
-        and isinstance(todo, types.Array)
-        and todo.dtype == types.uint16
-    ):
-        return None
-    sig = types.intp(lv, types.intp, todo, types.intp)
-
-    def codegen(context, builder, signature, args):
-        lv_ty, _, todo_ty, _ = signature.args
-        src_arr = context.make_array(lv_ty)(context, builder, args[0])
-        dst_arr = context.make_array(todo_ty)(context, builder, args[2])
-        jv, mv = args[1], args[3]
-        i16 = ir.IntType(16)
-        i32 = ir.IntType(32)
-        v32 = ir.VectorType(i16, 32)
-        mask_ty = ir.VectorType(ir.IntType(1), 32)
-        src = builder.bitcast(builder.gep(src_arr.data, [jv]), v32.as_pointer())
-        r = builder.load(src, align=2)
-        ev = builder.icmp_unsigned(
-            "<=", builder.add(r, ir.Constant(v32, [1] * 32)), ir.Constant(v32, [2] * 32)
-        )
-        base = builder.insert_element(
-            ir.Constant(v32, ir.Undefined), builder.trunc(jv, i16), ir.Constant(i32, 0)
-        )
-        base = builder.shuffle_vector(
-            base, ir.Constant(v32, ir.Undefined), ir.Constant(ir.VectorType(i32, 32), [0] * 32)
-        )
-        offs = builder.add(base, ir.Constant(v32, list(range(32))))
-        fnty = ir.FunctionType(v32, [v32, mask_ty, v32])
-        fn = cgutils.get_or_insert_function(
-            builder.module, fnty, "llvm.experimental.vector.compress.v32i16"
-        )
-        packed = builder.call(fn, [offs, ev, ir.Constant(v32, [0] * 32)])
-        dst = builder.bitcast(builder.gep(dst_arr.data, [mv]), v32.as_pointer())
-        builder.store(packed, dst, align=2)
-        n = builder.ctpop(builder.bitcast(ev, i32))
-        return builder.add(mv, builder.zext(n, mv.type))
-
-    return sig, codegen
-
-
 @nb.njit(cache=True, parallel=True)
 def walk_days_nb(
     node: np.ndarray,
@@ -407,7 +349,7 @@ def walk_days_nb(
             m = 0
             full = sz - sz % 32
             for j in range(0, full, 32):
-                m = _list_events32(lv, j, todo, m)
+                m = list_events32(lv, j, todo, m)
             for j in range(full, sz):
                 r = lv[j]
                 todo[m] = j

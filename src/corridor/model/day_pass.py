@@ -39,6 +39,7 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.series import F
+from corridor.engine.simd import list_due16, list_state_flag16
 from corridor.model import staging, transit
 from corridor.model.bookkeeping import (
     count_key_nb,
@@ -114,10 +115,13 @@ def _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl):
 @pp.loop_nb
 def candidates_nb(n, state, flags, cand):
     """Who may enter today's CBP One lottery (registered and waiting), after the day's pass,
-    into ``cand`` in array order; returns how many. Without branches: each index is written
-    and kept only if counted."""
+    into ``cand`` in array order; returns how many. Without branches, 16 people a step
+    (:func:`corridor.engine.simd.list_state_flag16`)."""
     m = 0
-    for i in range(n):
+    end = n - n % 16
+    for i in range(0, end, 16):  # 16 at a time: engine/simd.py
+        m = list_state_flag16(state, pp.WAITING, flags, pp.CBP_ONE, i, cand, m)
+    for i in range(end, n):
         cand[m] = i
         m += (state[i] == pp.WAITING) & ((flags[i] & pp.CBP_ONE) != 0)
     return m
@@ -127,12 +131,17 @@ def candidates_nb(n, state, flags, cand):
 def due_list_nb(lo, hi, day, wake, look):
     """Everyone in ``lo..hi - 1`` whose wake-up day has come, into ``look`` from index ``lo``
     in array order; returns how many. Without branches (most people most days are not due,
-    and the few who are fall at random places: a branch on each would mispredict)."""
-    m = 0
-    for i in range(lo, hi):
-        look[lo + m] = i
-        m += wake[i] <= day
-    return m
+    and the few who are fall at random places: a branch on each would mispredict), 16 people
+    a step (:func:`corridor.engine.simd.list_due16`; ``look`` gets junk past the count, never
+    past ``hi``)."""
+    at = lo
+    end = hi - (hi - lo) % 16
+    for i in range(lo, end, 16):  # 16 at a time: engine/simd.py
+        at = list_due16(wake, i, day, look, at)
+    for i in range(end, hi):
+        look[at] = i
+        at += wake[i] <= day
+    return at - lo
 
 
 @pp.person_nb
