@@ -70,3 +70,35 @@ def test_the_walks_event_list_is_numpys() -> None:
     todo = np.zeros(CHUNK, dtype=np.uint16)
     m = listing(lv, todo)
     np.testing.assert_array_equal(todo[:m], np.flatnonzero((lv >= -1) & (lv <= 1)))
+
+
+@pytest.mark.parametrize("n", [0, 10, 64, 65, 200, 5000])
+@pytest.mark.parametrize("absorbed", [0.0, 0.3, 1.0])
+def test_compaction_is_numpys(n: int, absorbed: float) -> None:
+    """The pass's compaction (64 people a step, every field by a vector compress) keeps the
+    same people in the same order as the NumPy reference, and pools those sent home that
+    were not pooled yet."""
+    from corridor.model.day_pass import compact_nb
+
+    rng = np.random.default_rng(int(n + 10 * absorbed))
+    people = pp.People(n + 100)
+    people.n = n
+    arrays = dict(zip(pp.FIELDS, people.arrays(), strict=True))
+    for a in arrays.values():
+        a[:] = rng.integers(0, 100, a.shape[0]).astype(a.dtype)
+    arrays["nat"][:] %= 11
+    arrays["t_state"][:] %= 30
+    arrays["state"][:n] = np.where(
+        rng.random(n) < absorbed, pp.HOME, rng.integers(0, pp.N_ACTIVE_STATES, n)
+    )
+    arrays["t_last_enc"][:n] = np.where(rng.random(n) < 0.5, -1, 5)
+    ref = {k: a.copy() for k, a in arrays.items()}
+    want_pool = np.zeros((11, 40), dtype=np.int32)
+    home = (ref["state"][:n] == pp.HOME) & (ref["t_last_enc"][:n] >= 0)
+    np.add.at(want_pool, (ref["nat"][:n][home], ref["t_state"][:n][home]), 1)
+    kept = pp.compact_numpy(n, ref)
+    pool = np.zeros_like(want_pool)
+    assert compact_nb(n, people.arrays(), pool) == kept
+    for k, a in arrays.items():
+        np.testing.assert_array_equal(a[:kept], ref[k][:kept], err_msg=k)
+    np.testing.assert_array_equal(pool, want_pool)

@@ -137,3 +137,61 @@ def list_state_flag16(typingctx, state, code, flags, bit, j, out, at):
         return _append_where(context, builder, signature.args[5], args[5], args[6], args[4], mask)
 
     return sig, codegen
+
+
+@intrinsic
+def below_bits64(typingctx, values, j, limit):
+    """A bit for each of ``values[j .. j + 63]`` (uint8) below ``limit``: bit k for j + k."""
+    if not _int_array(values, types.uint8):
+        return None
+    sig = types.uint64(values, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        r = _load_lanes(context, builder, signature.args[0], args[0], args[1], 64)
+        lim = _splat(builder, builder.trunc(args[2], ir.IntType(8)), r.type)
+        return builder.bitcast(builder.icmp_unsigned("<", r, lim), ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def compress64(typingctx, arr, j, bits, at):
+    """Move the elements of ``arr[j .. j + 63]`` whose bit is set in ``bits`` (bit k for
+    j + k) to ``arr[at:]``, in order, in place (``at <= j``); returns ``at`` plus how many.
+    Any 1-, 2-, 4- or 8-byte element type (moved as its bits), in 512-bit pieces: each piece
+    is stored at the write cursor, which never passes the start of the piece being read, so
+    only elements already read are overwritten."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"):
+        return None
+    if arr.dtype.bitwidth not in (8, 16, 32, 64):
+        return None
+    sig = types.intp(arr, types.intp, types.uint64, types.intp)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        a = context.make_array(aty)(context, builder, args[0])
+        width = aty.dtype.bitwidth
+        lanes = 512 // width
+        lane = ir.IntType(width)
+        vec = ir.VectorType(lane, lanes)
+        mty = ir.VectorType(ir.IntType(1), lanes)
+        fnty = ir.FunctionType(vec, [vec, mty, vec])
+        fn = cgutils.get_or_insert_function(
+            builder.module, fnty, f"llvm.experimental.vector.compress.v{lanes}i{width}"
+        )
+        base = builder.bitcast(a.data, lane.as_pointer())
+        j, bits, at = args[1], args[2], args[3]
+        for s in range(64 // lanes):
+            src = builder.gep(base, [builder.add(j, ir.Constant(j.type, s * lanes))])
+            v = builder.load(builder.bitcast(src, vec.as_pointer()), align=width // 8)
+            part = builder.lshr(bits, ir.Constant(bits.type, s * lanes))
+            if lanes < 64:
+                part = builder.trunc(part, ir.IntType(lanes))
+            mask = builder.bitcast(part, mty)
+            packed = builder.call(fn, [v, mask, ir.Constant(vec, [0] * lanes)])
+            dst = builder.bitcast(builder.gep(base, [at]), vec.as_pointer())
+            builder.store(packed, dst, align=width // 8)
+            at = builder.add(at, builder.zext(builder.ctpop(part), at.type))
+        return at
+
+    return sig, codegen

@@ -39,7 +39,7 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.series import F
-from corridor.engine.simd import list_due16, list_state_flag16
+from corridor.engine.simd import below_bits64, compress64, list_due16, list_state_flag16
 from corridor.model import staging, transit
 from corridor.model.bookkeeping import (
     count_key_nb,
@@ -65,17 +65,57 @@ SPLIT: int | None = None
 @pp.loop_nb
 def compact_nb(n, ppl, pool):
     """Move the people down over the absorbed (those sent home go into ``pool``), keeping
-    their order; returns the new length."""
-    state = ppl[3]
+    their order; returns the new length. 64 people a step, each field moved by a vector
+    compress (:func:`corridor.engine.simd.compress64`); the rest one by one."""
+    state, t_last = ppl[3], ppl[11]
     j = 0
-    for k in range(n):
-        if state[k] >= pp.N_ACTIVE_STATES:
-            home_to_pool_nb(k, ppl, pool)
+    k = 0
+    while k + 64 <= n:
+        unpooled = False  # anyone sent home and not yet pooled (never, after pool_once_nb)
+        for x in range(k, k + 64):
+            unpooled |= (state[x] == pp.HOME) & (t_last[x] >= 0)
+        if unpooled:
+            for x in range(k, k + 64):
+                if state[x] >= pp.N_ACTIVE_STATES:
+                    home_to_pool_nb(x, ppl, pool)
+        keep = below_bits64(state, k, pp.N_ACTIVE_STATES)
+        if j == k and keep == _ALL64:  # nobody to move yet
+            j += 64
+        else:
+            j = _compress_people_nb(ppl, k, keep, j)
+        k += 64
+    for x in range(k, n):
+        if state[x] >= pp.N_ACTIVE_STATES:
+            home_to_pool_nb(x, ppl, pool)
             continue
-        if j != k:
-            pp.move_nb(ppl, k, j)
+        if j != x:
+            pp.move_nb(ppl, x, j)
         j += 1
     return j
+
+
+_ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@pp.helper_nb
+def _compress_people_nb(ppl, k, keep, j):
+    """People ``k .. k + 63`` marked in ``keep`` moved down to ``j`` on, every field
+    (:func:`corridor.engine.people.move_nb` for 64 at once); returns the new ``j``."""
+    compress64(ppl[0], k, keep, j)
+    compress64(ppl[1], k, keep, j)
+    compress64(ppl[2], k, keep, j)
+    compress64(ppl[4], k, keep, j)
+    compress64(ppl[5], k, keep, j)
+    compress64(ppl[6], k, keep, j)
+    compress64(ppl[7], k, keep, j)
+    compress64(ppl[8], k, keep, j)
+    compress64(ppl[9], k, keep, j)
+    compress64(ppl[10], k, keep, j)
+    compress64(ppl[11], k, keep, j)
+    compress64(ppl[12], k, keep, j)
+    compress64(ppl[13], k, keep, j)
+    compress64(ppl[14], k, keep, j)
+    return compress64(ppl[3], k, keep, j)  # the state last: ``keep`` was read from it
 
 
 @pp.person_nb
