@@ -175,12 +175,22 @@ def test_fused_refuses_other_phase_lists(make_scenario) -> None:
 
 
 def test_driver_cache_is_stamped_by_the_kernels_it_calls() -> None:
-    """The cached driver embeds every kernel it calls, so its cache entry must go stale when
-    any of their files changes, not only when fused.py does."""
-    files = fused.dependency_files()
-    assert {"fused.py", "transit.py", "processing.py", "rng.py", "people.py"} <= {
+    """A cached kernel embeds every kernel it calls or inlines, and the code of the intrinsics
+    it uses: its cache entry must go stale when any of their files changes, not only its own.
+    So the driver and the kernels it links (the pass, the walk) are all stamped by every file
+    of engine/ and model/."""
+    from corridor.engine import jit_cache, walk
+
+    files = jit_cache.dependency_files()
+    assert {"fused.py", "transit.py", "processing.py", "rng.py", "people.py", "simd.py"} <= {
         p.name for p in files
     }
-    locator = fused.run_days_nb._cache._impl.locator
-    assert isinstance(locator, fused._DependentStamp)
-    assert len(locator.get_source_stamp()) == len(files)
+    for kernel in (
+        fused.run_days_nb,
+        day_pass.travel_and_wait_nb,
+        day_pass.due_list_nb,
+        walk.walk_days_nb,
+    ):
+        locator = kernel._cache._impl.locator
+        assert isinstance(locator, jit_cache.DependentStamp), kernel
+        assert len(locator.get_source_stamp()) == len(files)

@@ -19,16 +19,11 @@ arrays: Python grows them and calls again from that day.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
-from numba.core import caching
 
 from corridor.engine import people as pp
 from corridor.engine.rng import STREAM, day_key_nb
@@ -69,61 +64,6 @@ if TYPE_CHECKING:
 
 CHUNK_DAYS = 64  # days per driver call when a progress callback wants updates
 WINDOW_DAYS = 120  # people rarely stay active longer than this (see _initial_capacity)
-
-# --- the on-disk cache must notice edits to the kernels the driver calls ----------------------
-#
-# numba stamps a cached function with its own source file only, but the driver's machine code
-# includes every kernel it calls (in other files): an edit to, say, transit_nb would otherwise
-# leave a stale driver in the cache. The driver's stamp covers all of engine/ and model/.
-
-_SOURCES = (Path(__file__).parent, Path(__file__).parent.parent / "engine")
-
-
-def dependency_files() -> list[Path]:
-    """The source files whose content the fused driver's cache entry depends on."""
-    # Test references (reference.py) are never called by the driver: editing them must not
-    # force a recompile.
-    return sorted(p for d in _SOURCES for p in d.glob("*.py") if p.name != "reference.py")
-
-
-@cache
-def _digest(path: str, mtime: float, size: int) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-class _DependentStamp:
-    """Cache-locator mixin: only this module's functions, stamped by all their sources."""
-
-    def get_source_stamp(self) -> tuple[str, ...]:
-        out = []
-        for p in dependency_files():
-            st = os.stat(p)
-            out.append(_digest(str(p), st.st_mtime, st.st_size))
-        return tuple(out)
-
-    @classmethod
-    def from_function(cls, py_func: Callable, py_file: str) -> caching._CacheLocator | None:
-        if getattr(py_func, "__module__", None) != __name__:
-            return None
-        return super().from_function(py_func, py_file)
-
-
-class _UserProvidedLocator(_DependentStamp, caching.UserProvidedCacheLocator):
-    pass
-
-
-class _InTreeLocator(_DependentStamp, caching.InTreeCacheLocator):
-    pass
-
-
-class _UserWideLocator(_DependentStamp, caching.UserWideCacheLocator):
-    pass
-
-
-_LOCATORS = [_UserProvidedLocator, _InTreeLocator, _UserWideLocator]
-if not any(c.__name__ == "_InTreeLocator" for c in caching.CacheImpl._locator_classes):
-    caching.CacheImpl._locator_classes[:0] = _LOCATORS  # before numba's own, same order
 
 # --- the driver ---------------------------------------------------------------------------
 
