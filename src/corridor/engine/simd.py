@@ -13,7 +13,7 @@ element read), so the store stays inside ``out`` whenever ``j`` + lanes does.
 
 Not ``llvm.masked.compressstore``: its vpcompress with a memory operand is microcoded on AMD
 Zen 4, and it halved the graph walk's rate there (5.9e8 against 1.2e9 agent-steps/s on one
-thread, the same results; docs/performance.md).
+thread, the same results; docs/profile.md).
 """
 
 from __future__ import annotations
