@@ -339,7 +339,7 @@ def walk_days_nb(
             lo = c * CHUNK
             hi = min(lo + CHUNK, n)
             # Pass 1, over ``left`` only. First list the agents with an event today (left -1,
-            # 0 or 1), 32 at a time by a vector compare and compress-store; then, vectorised,
+            # 0 or 1), 32 at a time by a vector compare and compress (simd.py); then, vectorised,
             # travellers count down and waiting agents count up, while agents with an event
             # are left as they are for pass 2 and HOLD never changes. (On a view of the chunk
             # indexed from 0, with no branches and no stores by index: LLVM vectorises it.)

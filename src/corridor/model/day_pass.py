@@ -62,6 +62,9 @@ SPLIT_MIN = 30000
 SPLIT: int | None = None
 
 
+_ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)  # a block of 64 people all kept
+
+
 @pp.loop_nb
 def compact_nb(n, ppl, pool):
     """Move the people down over the absorbed (those sent home go into ``pool``), keeping
@@ -92,9 +95,6 @@ def compact_nb(n, ppl, pool):
             pp.move_nb(ppl, x, j)
         j += 1
     return j
-
-
-_ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @pp.helper_nb
