@@ -488,6 +488,12 @@ def poisson_many_nb(key, lam):
     return out
 
 
+# How a departure travels (drawn by draw_trips_nb, written out by settle_nb).
+ROUTE_NORTH = 0  # straight into Mexico (Mexicans, and those flying in), city chosen on the way
+ROUTE_SOUTH = 1  # by land to Mexico's southern border
+ROUTE_DARIEN = 2  # by land through the Darien Gap
+
+
 @pp.helper_nb
 def spawn_nb(
     start,
@@ -504,57 +510,135 @@ def spawn_nb(
     spread,
     ppl,
 ):
-    """Append new departures: identity, demographic, route and arrival day for each. One
-    uniform picks the route: the Darien below ``darien_p``, the air above it up to
-    ``darien_p + air_p``, else by land to Tapachula."""
-    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
-    thr, thr_reg = ppl[13], ppl[14]
+    """Append new departures: identity, demographic, route and arrival day for each
+    (:func:`draw_trips_nb`, written into the people's own fields, then :func:`settle_nb`
+    in place)."""
+    demo, place, t_next, t_last = ppl[2], ppl[4], ppl[9], ppl[11]
+    draw_trips_nb(
+        start,
+        counts,
+        day,
+        seed,
+        demo_cdf,
+        darien_p,
+        air_p,
+        days_south,
+        days_darien,
+        days_air,
+        days_mexico,
+        spread,
+        demo,
+        place,  # the route, until settle_nb writes the place
+        t_next,
+        t_last,
+    )
+    settle_nb(demo, place, t_next, t_last, start, counts, day, ppl, start)
+
+
+@pp.helper_nb
+def draw_trips_nb(
+    start,
+    counts,
+    day,
+    seed,
+    demo_cdf,
+    darien_p,
+    air_p,
+    days_south,
+    days_darien,
+    days_air,
+    days_mexico,
+    spread,
+    demo,
+    route,
+    t_next,
+    t_last,
+):
+    """The draws of the new departures from index ``start`` (in nationality order): the
+    demographic, the route (:data:`ROUTE_NORTH`, :data:`ROUTE_SOUTH`, :data:`ROUTE_DARIEN`)
+    and the day they reach Mexico's southern border or, going north at once, a border city;
+    ``t_last`` -1 (no earlier encounter; :func:`pick_returnees_nb` gives the returnees
+    theirs). One uniform picks the route: the Darien below ``darien_p``, the air above it up
+    to ``darien_p + air_p``, else by land to Tapachula."""
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
     k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
     i = start
     for n in range(counts.shape[0]):
         for k in range(counts[n]):
-            u_id = (np.int64(day) << 28) | (np.int64(n) << 24) | np.int64(k)
-            uid[i] = u_id
-            nat[i] = n
+            u_id = departure_uid_nb(day, n, k)
             u = uniform_nb(k_demo, u_id)
             d = 0
             while d < 3 and u >= demo_cdf[n, d]:
                 d += 1
             demo[i] = d
-            flags[i] = 0
-            enc[i] = 0
-            expl[i] = 0
-            rem[i] = 0
             t_last[i] = -1
-            wake[i] = -1  # looked at today (the pass sets the next day)
-            t_state[i] = day
-            thr[i] = pp.UNARMED  # those flying in, and Mexicans: choose their city today
-            thr_reg[i] = pp.NONE
             z = normal_nb(k_time, u_id)
-            if n == 0:  # Mexicans go straight to a border city
-                state[i] = pp.MEXICO_TRANSIT
-                place[i] = 255  # city chosen on the way (transit module)
-                t_next[i] = day + max(1, int(days_mexico * np.exp(spread * z)))
-            else:
+            days = days_mexico
+            r = ROUTE_NORTH
+            if n != 0:  # Mexicans go straight to a border city
                 u = uniform_nb(k_route, u_id)
                 if u >= darien_p[n] and u < darien_p[n] + air_p[n]:  # flies in: as Mexicans
-                    state[i] = pp.MEXICO_TRANSIT
-                    place[i] = 255
-                    t_next[i] = day + max(1, int(days_air * np.exp(spread * z)))
-                    i += 1
-                    continue
+                    days = days_air
+                elif u < darien_p[n]:
+                    r = ROUTE_DARIEN
+                    days = days_darien
+                else:
+                    r = ROUTE_SOUTH
+                    days = days_south
+            route[i] = r
+            t_next[i] = day + max(1, int(days * np.exp(spread * z)))
+            i += 1
+
+
+@pp.helper_nb
+def settle_nb(demo, route, t_next, t_last, s0, counts, day, ppl, start):
+    """The new departures drawn at ``s0`` on in ``demo``, ``route``, ``t_next`` and
+    ``t_last`` (:func:`draw_trips_nb`, :func:`pick_returnees_nb`; the people's own fields,
+    or another thread's) written as people from index ``start``: every field. A returnee
+    (``t_last`` >= 0) brings one earlier encounter, on the day they went home."""
+    uid, nat, dem, state, place, flags, enc, expl, rem, t_nx, t_state, t_la, wake = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
+    i = start
+    s = s0
+    for n in range(counts.shape[0]):
+        for k in range(counts[n]):
+            r = route[s]
+            t = t_last[s]
+            back = t >= 0
+            uid[i] = departure_uid_nb(day, n, k)
+            nat[i] = n
+            dem[i] = demo[s]
+            t_nx[i] = t_next[s]
+            t_la[i] = t
+            enc[i] = 1 if back else 0
+            fl = pp.INHERITED if back else 0
+            expl[i] = 0
+            rem[i] = 0
+            t_state[i] = day
+            thr_reg[i] = pp.NONE
+            if r == ROUTE_NORTH:  # choose their city today (the transit module)
+                state[i] = pp.MEXICO_TRANSIT
+                place[i] = 255
+                thr[i] = pp.UNARMED
+                wake[i] = -1  # looked at today (the pass sets the next day)
+            else:
                 state[i] = pp.TRAVEL_SOUTH
                 place[i] = 0
-                days = days_south
-                if u < darien_p[n]:
-                    flags[i] = pp.DARIEN
-                    days = days_darien
-                t_next[i] = day + max(1, int(days * np.exp(spread * z)))
                 thr[i] = pp.NONE
-                wake[i] = t_next[i]  # nothing is due on the way south (transit.wake_nb)
+                wake[i] = t_next[s]  # nothing is due on the way south (transit.wake_nb)
+                if r == ROUTE_DARIEN:
+                    fl |= pp.DARIEN
+            flags[i] = fl
             i += 1
+            s += 1
+
+
+@pp.helper_nb
+def departure_uid_nb(day, n, k):
+    """The identity of day ``day``'s ``k``-th departure of nationality ``n`` (what its draws
+    are counted on)."""
+    return (np.int64(day) << 28) | (np.int64(n) << 24) | np.int64(k)
 
 
 @nb.njit(cache=True)
@@ -654,11 +738,24 @@ def pool_sum_nb(pool, a, lo, hi):
 @pp.helper_nb
 def returnees_nb(start, counts, returning, day, seed, pool, avail, ppl):
     """The last ``returning[a]`` of each nationality's new agents (appended from ``start`` in
-    nationality order by :func:`spawn_nb`) are returnees: each takes a pooled person, drawn
-    uniformly, and with them one earlier encounter on the day that person went home (off
-    ``pool`` and the window's count ``avail``)."""
-    enc, t_last, flags = ppl[6], ppl[11], ppl[5]
-    uid = ppl[0]
+    nationality order by :func:`spawn_nb`) are returnees: each takes a pooled person
+    (:func:`pick_returnees_nb`), and with them one earlier encounter on the day that person
+    went home."""
+    enc, flags, t_last = ppl[6], ppl[5], ppl[11]
+    pick_returnees_nb(start, counts, returning, day, seed, pool, avail, t_last)
+    i = start
+    for a in range(counts.shape[0]):
+        i += counts[a]
+        for j in range(i - returning[a], i):
+            enc[j] = 1
+            flags[j] |= pp.INHERITED
+
+
+@pp.helper_nb
+def pick_returnees_nb(start, counts, returning, day, seed, pool, avail, t_last):
+    """For each returnee among the new agents from ``start`` (the last ``returning[a]`` of
+    nationality ``a``), a pooled person drawn uniformly, taken off ``pool`` and the window's
+    count ``avail``: the day they went home, into ``t_last``."""
     key = day_key_nb(seed, _ST_REDEPARTURE_PICK, day)
     lo, hi = pool_window_nb(day)
     i = start
@@ -667,8 +764,11 @@ def returnees_nb(start, counts, returning, day, seed, pool, avail, ppl):
         if returning[a] == 0:
             continue
         left = avail[a]  # the window's sum (advance_window_nb)
+        k = counts[a] - returning[a]
         for j in range(i - returning[a], i):
-            target = min(int(uniform_nb(key, uid[j]) * left), left - 1)
+            u_id = departure_uid_nb(day, a, k)
+            k += 1
+            target = min(int(uniform_nb(key, u_id) * left), left - 1)
             t = lo
             acc = pool[a, t]
             while acc <= target:
@@ -677,9 +777,7 @@ def returnees_nb(start, counts, returning, day, seed, pool, avail, ppl):
             pool[a, t] -= 1
             left -= 1
             avail[a] -= 1
-            enc[j] = 1
             t_last[j] = t
-            flags[j] |= pp.INHERITED
 
 
 @pp.person_nb
@@ -703,14 +801,31 @@ def pool_once_nb(i, ppl, pool):
 def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
     """:meth:`Departure.step` given its counts (room for them is the caller's job); returns
     the new live count."""
+    departure_flows_nb(day, pk, counts, pk.returning, flows)
+    return spawn_day_nb(day, seed, pk, counts, n, ppl)
+
+
+@pp.helper_nb
+def departure_flows_nb(day, pk, counts, returning, flows):
+    """The day's paroles, departures and re-departures (``returning``) into ``flows``."""
     for a in range(counts.shape[0]):
         if pk.parole_agents[day, a] != 0:  # no write when none: the page may stay unmapped
             flows[_PAROLES, a, _ORIGIN] += pk.parole_agents[day, a]
+        if counts[a] != 0:
+            flows[_DEPARTURES, a, _ORIGIN] += counts[a]
+        if returning[a] != 0:
+            flows[_REDEPARTURES, a, _ORIGIN] += returning[a]
+
+
+@pp.helper_nb
+def spawn_day_nb(day, seed, pk, counts, start, ppl):
+    """The day's departures (``counts``, of which ``pk.returning`` are returnees, taken off
+    the pool) written into ``ppl`` from index ``start``; returns the index after them."""
     total = counts.sum()
     if total == 0:
-        return n
+        return start
     spawn_nb(
-        n,
+        start,
         counts,
         day,
         seed,
@@ -724,12 +839,8 @@ def departure_day_nb(day, seed, pk, counts, n, ppl, flows):
         pk.spread,
         ppl,
     )
-    returnees_nb(n, counts, pk.returning, day, seed, pk.pool, pk.avail, ppl)
-    for a in range(counts.shape[0]):
-        flows[_DEPARTURES, a, _ORIGIN] += counts[a]
-        if pk.returning[a] != 0:
-            flows[_REDEPARTURES, a, _ORIGIN] += pk.returning[a]
-    return n + total
+    returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, ppl)
+    return start + total
 
 
 @pp.helper_nb
@@ -741,6 +852,13 @@ def remember_nb(day, pk):
         if pk.let_in[day, k] + pk.sent_back[day, k] > 0:
             pk.news_expelled[k] = (1 - a) * pk.news_expelled[k] + a * pk.expelled[day, k]
     _fold_nb(pk.news_in, pk.news_all, pk.let_in[day], pk.sent_back[day], pk.news_memory_days)
+    fold_origin_memory_nb(day, pk)
+
+
+@pp.helper_nb
+def fold_origin_memory_nb(day, pk):
+    """At the end of ``day``, the outcomes of ``day - lag`` into the memory at the origins
+    (``pk.mem_in``, ``pk.mem_all``), which tomorrow's departures read."""
     d = day - pk.lag_days
     if d >= 0:
         _fold_nb(pk.mem_in, pk.mem_all, pk.let_in[d], pk.sent_back[d], pk.memory_days)

@@ -26,10 +26,11 @@ import numba as nb
 import numpy as np
 
 from corridor.engine import people as pp
+from corridor.engine.handoff import publish
 from corridor.engine.rng import STREAM, day_key_nb
 from corridor.engine.units import limit as scale_limit
 from corridor.engine.units import scale_day_nb
-from corridor.model import day_pass
+from corridor.model import day_pass, departures_ahead
 from corridor.model.bookkeeping import (
     add_counts_nb,
     count_key_nb,
@@ -47,6 +48,13 @@ from corridor.model.departure import (
     departure_day_nb,
     pool_once_nb,
 )
+from corridor.model.departures_ahead import (
+    C_DONE,
+    C_STOP,
+    RING_DAYS,
+    take_day_nb,
+    wait_for_day_nb,
+)
 from corridor.model.encounter import (
     OFO_APPT,
     draw_lottery_nb,
@@ -63,7 +71,10 @@ if TYPE_CHECKING:
     from corridor.engine.sim import Results, Simulation
 
 CHUNK_DAYS = 64  # days per driver call when a progress callback wants updates
-WINDOW_DAYS = 120  # people rarely stay active longer than this (see _initial_capacity)
+WINDOW_DAYS = 120
+# Draw the departures ahead on a helper thread where it pays (see _draw_ahead); tests turn it
+# off to compare.
+DRAW_AHEAD = True  # people rarely stay active longer than this (see _initial_capacity)
 
 # --- the driver ---------------------------------------------------------------------------
 
@@ -85,7 +96,7 @@ _ST_REMOVAL_QUEUE = STREAM["removal_queue"]
 _ST_HARM = STREAM["harm"]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def run_days_nb(
     d0,
     d1,
@@ -104,6 +115,7 @@ def run_days_nb(
     pro,
     rem,
     bk,
+    ring,
     scale=1,
     limit=0,
     split=1,
@@ -176,15 +188,27 @@ def run_days_nb(
     live = 0
     for x in range(cells.shape[0]):
         live += cells[x]
+    ahead = ring.cap > 0  # departures drawn ahead by a helper thread (departures_ahead)
     day = d0
     while day < d1:
-        departure_counts_into_nb(day, seed, dep, lam, counts)
+        if ahead:
+            got = wait_for_day_nb(ring.ctrl, day)
+            if got < 0:  # the helper failed: Python raises what it raised
+                break
+            ahead = got > 0
+        if ahead:
+            counts[:] = ring.counts[day % RING_DAYS]
+        else:
+            departure_counts_into_nb(day, seed, dep, lam, counts)
         if n + counts.sum() > room:
             istate[I_NEED] = n + counts.sum()
             break
         f = flows[day]
         n_old = n  # yesterday's people; today's departures go after them
-        n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
+        if ahead:
+            n = take_day_nb(day, dep, ring, n, ppl, f)
+        else:
+            n = departure_day_nb(day, seed, dep, counts, n, ppl, f)
         count_range_nb(n_old, n, ppl, hist)
         cap, deport_left, cap_carry, deported, deport_month = inm_limits_nb(
             day, tra, cap_carry, deported, deport_month
@@ -280,7 +304,11 @@ def run_days_nb(
         fits_s = scale_day_nb(stocks, day, scale, limit, fits_s)
         fits_f = scale_day_nb(flows, day, scale, limit, fits_f)
         fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
+        if ring.cap > 0:
+            publish(ring.ctrl, C_DONE, day)  # its pool and outcomes, for the helper
         day += 1
+    if ring.cap > 0:
+        publish(ring.ctrl, C_STOP, 1)
     if day > d0:  # leave no absorbed people behind
         n = compact_nb(n, ppl, dep.pool)
     hist[:] = 0
@@ -490,11 +518,15 @@ def _state_out(sim: Simulation, istate: np.ndarray, fstate: np.ndarray) -> None:
 def _initial_capacity(sim: Simulation) -> int:
     """Room for the most departures expected in any ``WINDOW_DAYS`` days, times 1.5, plus a
     margin: enough that growing (and re-entering the driver) is rare."""
+    return int(1.5 * _most_in_window(sim)) + 4096
+
+
+def _most_in_window(sim: Simulation) -> float:
+    """The most departures (agents) expected in any ``WINDOW_DAYS`` days."""
     per_day = sim.module("departure").expected_agents_per_day()
     c = np.concatenate([[0.0], np.cumsum(per_day)])
     w = min(WINDOW_DAYS, per_day.size)
-    most = float((c[w:] - c[:-w]).max()) if per_day.size else 0.0
-    return int(1.5 * most) + 4096
+    return float((c[w:] - c[:-w]).max()) if per_day.size else 0.0
 
 
 def check_phases(sim: Simulation) -> None:
@@ -528,6 +560,39 @@ def _resume(
         return 0, [copy_pack(p) for p in run.packs]
     run.sim.resumed_day = ck.restore(run, istate, fstate)
     return run.sim.resumed_day, None
+
+
+def _call_driver(d0, d1, sim, istate, fstate, packs, ring, scale, limit, split) -> int:
+    """One call of :func:`run_days_nb` over ``d0 .. d1 - 1``; returns the first day not run."""
+    res = sim.res
+    return run_days_nb(
+        d0,
+        d1,
+        sim.seed,
+        sim.people.arrays(),
+        sim.event,
+        res.flows,
+        res.stocks,
+        res.cbp,
+        istate,
+        fstate,
+        *packs,
+        ring,
+        scale,
+        limit,
+        split,
+        day_pass.SPLIT_MIN,
+    )
+
+
+def _draw_ahead(sim: Simulation, split: int) -> bool:
+    """Whether a helper thread draws the departures (:mod:`corridor.model.departures_ahead`):
+    with two threads, when the pass is not expected to split days over them (fewer than
+    :data:`corridor.model.day_pass.SPLIT_MIN` people at the most, estimated as
+    :func:`_initial_capacity` does)."""
+    if not DRAW_AHEAD or split < 2:
+        return False
+    return _most_in_window(sim) < day_pass.SPLIT_MIN
 
 
 def run_fused(
@@ -567,33 +632,23 @@ def run_fused(
         _decision_day(sim),
     )
     day, before = _resume(run, history, istate, fstate)
+    split = day_pass.SPLIT or nb.get_num_threads()
+    ring = departures_ahead.ring_for(
+        sim.module("departure").expected_agents_per_day(), dep, _draw_ahead(sim, split)
+    )
+    if ring.cap > 0:
+        split = 1  # the second core draws the departures; the pass runs on this one
     while day < sim.n_days:
         end = min(day + chunk, sim.n_days)
         if before is not None and day < run.day:
             end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
-        day = run_days_nb(
-            day,
-            end,
-            sim.seed,
-            ppl.arrays(),
-            sim.event,
-            res.flows,
-            res.stocks,
-            res.cbp,
-            istate,
-            fstate,
-            dep,
-            tra,
-            stg,
-            enc,
-            pro,
-            rem,
-            bk,
-            scale,
-            limit,
-            day_pass.SPLIT or nb.get_num_threads(),
-            day_pass.SPLIT_MIN,
-        )
+        helper = departures_ahead.start(ring, day, end, sim.seed, run.packs[0])
+        try:
+            day = _call_driver(day, end, sim, istate, fstate, run.packs, ring, scale, limit, split)
+        except BaseException:
+            departures_ahead.finish(helper, None)
+            raise
+        departures_ahead.finish(helper, day)
         if before is not None and day == run.day:
             history.keep(Checkpoint.take(run, before, int(istate[I_N]), istate, fstate))
             before = None

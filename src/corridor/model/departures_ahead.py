@@ -1,0 +1,265 @@
+"""The departures drawn a few days ahead on the second core, while the fused driver runs the
+days before them: the same people, draws and counts as drawing each day's at its start.
+
+A day's departures read nothing of the days just before it. Their number is a Poisson draw
+on the memory at the origins, which folds in the outcomes of ``pull_lag_days`` (41) days
+back; the returnees among them are drawn from the pool of people sent home at least
+``REDEPARTURE_MIN_DAYS`` (7) days back. So once the driver has finished day ``d``, the
+departures of every day up to ``d + lead`` (``lead`` = the smaller of 7 and the lag + 1) can
+be drawn. At scale 100 they are about a fifth of the driver's work (~300 cycles an agent:
+a Box-Muller normal, an exp, uniforms, a dozen fields), on a machine whose second core the
+driver leaves idle: a day's pass over ~4,400 people is too short to split (day_pass).
+
+A helper thread (:func:`draw_ahead_nb`, compiled without the GIL, started by
+:func:`start`) draws each day's departures into a ring of :data:`RING_DAYS` slots, each a
+small people array of its own, and publishes the day (``engine/handoff.py``); the driver
+waits for the day it needs, copies its slot after its people and publishes each day it
+finishes (whose pool and outcomes the helper then reads). The helper keeps its own copy of
+the origins' memory (the driver folds the same outcomes into its own, bit for bit); the pool
+of returnees and its window count are the helper's during the call (the driver only adds
+those sent home today to it, cells the helper does not read yet).
+
+When the driver stops before the helper (the people arrays must grow, or the call's last day
+came early), the days drawn and not taken are undone (:func:`finish`): their returnees go
+back into the pool and the window count is recomputed on the next draw, so the next call
+draws them again, the same. A day with more departures than a slot holds stops the helper
+cleanly; the driver draws that day and the rest itself.
+
+Used only where the pass runs on one thread (a day's split needs the second core) and the
+machine has two cores; ``tests/test_departures_ahead.py`` checks the results are those of
+one thread, bit for bit, including growth and resuming.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from corridor.engine import people as pp
+from corridor.engine.handoff import publish, seen, spin_pause
+from corridor.model.departure import (
+    REDEPARTURE_MIN_DAYS,
+    DeparturePack,
+    departure_counts_into_nb,
+    departure_flows_nb,
+    draw_trips_nb,
+    fold_origin_memory_nb,
+    pick_returnees_nb,
+    settle_nb,
+)
+
+RING_DAYS = 8  # slots: more than the helper can be ahead (lead <= REDEPARTURE_MIN_DAYS)
+# Control words, a cache line (8 int64) apart so that the two threads' writes do not share one.
+C_DONE = 0  # the last day the driver finished (its pool and outcomes written)
+C_DRAWN = 8  # the last day whose departures are in the ring
+C_STOP = 16  # 1: the driver is done; the helper stops before its next day
+C_FULL = 24  # 1: the helper stopped, the day after C_DRAWN not drawn (too many for a slot)
+C_FAILED = 32  # 1: the helper raised
+N_CTRL = 40
+SLOT_MARGIN = 3.0  # a slot holds this many times the most agents expected a day, plus 256
+
+
+class Ring(NamedTuple):
+    """The slots the helper draws days into (``cap`` 0: no helper, the driver draws): per
+    agent only the draws (:func:`corridor.model.departure.draw_trips_nb`), 6 bytes, which
+    the driver writes out as people (``settle_nb``): what crosses between the cores is a
+    fifth of the 32 bytes of a person."""
+
+    demo: np.ndarray  # [RING_DAYS * cap] uint8
+    route: np.ndarray  # [RING_DAYS * cap] uint8
+    t_next: np.ndarray  # [RING_DAYS * cap] int16
+    t_last: np.ndarray  # [RING_DAYS * cap] int16: a returnee's day home, else -1
+    counts: np.ndarray  # [slot, nat] int32: the day's departures
+    returning: np.ndarray  # [slot, nat] int32: of which returnees
+    ctrl: np.ndarray  # [N_CTRL] int64 control words
+    cap: int  # agents a slot holds
+    lead: int  # the helper draws day d once the driver has finished day d - lead
+
+
+def lead_days(pk: DeparturePack) -> int:
+    """How far ahead of the driver's last finished day departures can be drawn."""
+    return int(min(REDEPARTURE_MIN_DAYS, pk.lag_days + 1))
+
+
+def no_ring(n_nat: int) -> Ring:
+    """The ring of a driver that draws its departures itself."""
+    return _ring(0, n_nat, 0)
+
+
+def _ring(cap: int, n_nat: int, lead: int) -> Ring:
+    m = RING_DAYS * cap
+    u8, i16 = pp.FIELDS["demo"], pp.FIELDS["t_next"]
+    z = np.zeros((RING_DAYS, n_nat), dtype=np.int32)
+    return Ring(
+        np.zeros(m, dtype=u8),
+        np.zeros(m, dtype=u8),
+        np.zeros(m, dtype=i16),
+        np.zeros(m, dtype=i16),
+        z,
+        z.copy(),
+        np.zeros(N_CTRL, dtype=np.int64),
+        cap,
+        lead,
+    )
+
+
+def ring_for(per_day: np.ndarray, pk: DeparturePack, use: bool) -> Ring:
+    """A ring for a run expecting ``per_day`` agents a day, or :func:`no_ring` unless
+    ``use``, the machine has two cores and the lead is more than a day (at one day the
+    helper would only take turns with the driver)."""
+    n_nat = pk.mem_in.shape[0]
+    lead = lead_days(pk)
+    if not use or (os.cpu_count() or 1) < 2 or lead < 2:
+        return no_ring(n_nat)
+    most = float(per_day.max()) if per_day.size else 0.0
+    return _ring(int(SLOT_MARGIN * most) + 256, n_nat, lead)
+
+
+@nb.njit(cache=True, nogil=True)
+def draw_ahead_nb(d0, d1, seed, pk, ring):
+    """The helper: days ``d0 .. d1 - 1``, each once the driver has finished day
+    ``day - ring.lead``, into slot ``day % RING_DAYS``. ``pk``: the driver's pack with the
+    helper's own copies of the origins' memory and of ``returning``."""
+    ctrl = ring.ctrl
+    lam = np.empty(pk.mem_in.shape[0])
+    spins = 0
+    for day in range(d0, d1):
+        while seen(ctrl, C_DONE) < day - ring.lead and seen(ctrl, C_STOP) == 0:
+            spins = spin_pause(spins)
+        if seen(ctrl, C_STOP) != 0:
+            return
+        if day > d0:
+            fold_origin_memory_nb(day - 1, pk)  # as the driver did at the end of that day
+        slot = day % RING_DAYS
+        counts = ring.counts[slot]
+        departure_counts_into_nb(day, seed, pk, lam, counts)
+        if counts.sum() > ring.cap:
+            publish(ctrl, C_FULL, 1)
+            return
+        ring.returning[slot, :] = pk.returning
+        _draw_day_nb(day, seed, pk, counts, slot * ring.cap, ring)
+        publish(ctrl, C_DRAWN, day)
+
+
+@pp.helper_nb
+def _draw_day_nb(day, seed, pk, counts, start, ring):
+    """:func:`corridor.model.departure.spawn_day_nb`'s draws, into the ring from ``start``."""
+    if counts.sum() == 0:
+        return
+    draw_trips_nb(
+        start,
+        counts,
+        day,
+        seed,
+        pk.demo_cdf[pk.fy[day]],
+        pk.darien_p[day],
+        pk.air_p[day],
+        pk.days_south,
+        pk.days_darien,
+        pk.days_air,
+        pk.days_mexico,
+        pk.spread,
+        ring.demo,
+        ring.route,
+        ring.t_next,
+        ring.t_last,
+    )
+    pick_returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, ring.t_last)
+
+
+@pp.helper_nb
+def wait_for_day_nb(ctrl, day):
+    """In the driver: 1 once ``day`` is in the ring; 0 if the helper stopped before it (the
+    driver draws from here on); -1 if the helper failed."""
+    spins = 0
+    while True:
+        if seen(ctrl, C_DRAWN) >= day:
+            return 1
+        if seen(ctrl, C_FAILED) != 0:
+            return -1
+        if seen(ctrl, C_FULL) != 0:
+            return 1 if seen(ctrl, C_DRAWN) >= day else 0
+        spins = spin_pause(spins)
+
+
+@pp.helper_nb
+def take_day_nb(day, pk, ring, n, ppl, flows):
+    """In the driver: ``day``'s departures from the ring written as people after person
+    ``n - 1`` (room is the caller's job), and their flows; returns the new live count."""
+    slot = day % RING_DAYS
+    counts = ring.counts[slot]
+    departure_flows_nb(day, pk, counts, ring.returning[slot], flows)
+    settle_nb(ring.demo, ring.route, ring.t_next, ring.t_last, slot * ring.cap, counts, day, ppl, n)
+    return n + counts.sum()
+
+
+@nb.njit(cache=True)
+def _undo_nb(first, last, ring, pool):
+    """Days ``first .. last`` drawn and not taken: their returnees back into the pool."""
+    for day in range(first, last + 1):
+        slot = day % RING_DAYS
+        i = slot * ring.cap
+        for a in range(ring.counts.shape[1]):
+            i += ring.counts[slot, a]
+            for j in range(i - ring.returning[slot, a], i):
+                pool[a, ring.t_last[j]] += 1
+
+
+class Helper:
+    """A helper thread drawing one driver call's days."""
+
+    def __init__(self, ring: Ring, d0: int, d1: int, seed: int, pk: DeparturePack) -> None:
+        self.ring = ring
+        self.d0 = d0
+        self.pk = pk
+        self.errors: list[BaseException] = []
+        ring.ctrl[:] = 0
+        ring.ctrl[C_DONE] = d0 - 1
+        ring.ctrl[C_DRAWN] = d0 - 1
+        own = pk._replace(
+            mem_in=pk.mem_in.copy(), mem_all=pk.mem_all.copy(), returning=pk.returning.copy()
+        )
+        self.thread = threading.Thread(
+            target=self._run, args=(d0, d1, seed, own), name="corridor-departures", daemon=True
+        )
+
+    def _run(self, d0: int, d1: int, seed: int, own: DeparturePack) -> None:
+        try:
+            draw_ahead_nb(d0, d1, seed, own, self.ring)
+        except BaseException as e:  # noqa: BLE001 - handed to the driver's thread
+            self.errors.append(e)
+            self.ring.ctrl[C_FAILED] = 1
+
+
+def start(ring: Ring, d0: int, d1: int, seed: int, pk: DeparturePack) -> Helper | None:
+    """The helper for a driver call over ``d0 .. d1 - 1``, started; None without a ring."""
+    if ring.cap == 0 or d1 <= d0:
+        return None
+    h = Helper(ring, d0, d1, seed, pk)
+    h.thread.start()
+    return h
+
+
+def finish(h: Helper | None, day: int | None) -> None:
+    """After the driver call that stopped before ``day``: stop and join the helper, undo the
+    days it drew from ``day`` on, and raise what it raised. ``day`` None: the driver raised
+    (the run is lost; the helper is only stopped)."""
+    if h is None:
+        return
+    ring = h.ring
+    ring.ctrl[C_STOP] = 1
+    h.thread.join()
+    if day is None:
+        return
+    if h.errors:
+        raise RuntimeError("the departures' helper thread failed") from h.errors[0]
+    last = int(ring.ctrl[C_DRAWN])
+    if last >= day:
+        _undo_nb(day, last, ring, h.pk.pool)
+        h.pk.avail_day[0] = -1  # recounted from the pool on the next draw
+    if h.d0 <= day - 1 <= last:  # as drawing the last day taken leaves it
+        h.pk.returning[:] = ring.returning[(day - 1) % RING_DAYS]

@@ -1,0 +1,174 @@
+"""The departures drawn ahead on a helper thread (corridor.model.departures_ahead) against the
+driver drawing them itself: the same run bit for bit, when the arrays must grow mid-run (the
+days drawn and not taken are undone), when a day does not fit a slot (the driver takes over),
+in chunks, resumed from a checkpoint; a failing helper is an error, not a hang."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import corridor
+from corridor.api import prepare
+from corridor.engine.people import FIELDS, People
+from corridor.engine.sim import Simulation
+from corridor.model import departures_ahead as ahead
+from corridor.model import fused
+from corridor.model.checkpoint import History
+from corridor.model.registry import PHASES
+
+pytestmark = pytest.mark.skipif(
+    numba.config.NUMBA_NUM_THREADS < 2, reason="the helper needs a second thread"
+)
+
+
+def _sim(scale: int = 200, stress: bool = False, make_scenario=None) -> Simulation:
+    scn = prepare(make_scenario(stress=True)) if stress else prepare("baseline", scale=scale)
+    return Simulation(scn, list(PHASES))
+
+
+def _assert_same(a: Simulation, b: Simulation) -> None:
+    for k in ("flows", "stocks", "cbp"):
+        np.testing.assert_array_equal(getattr(a.res, k), getattr(b.res, k), err_msg=k)
+    assert (a.res.agent_steps, a.res.peak_agents) == (b.res.agent_steps, b.res.peak_agents)
+    n = a.people.n
+    assert n == b.people.n
+    for name, x, y in zip(FIELDS, a.people.arrays(), b.people.arrays(), strict=True):
+        if name != "wake":  # reset at each driver call: runs in more calls look on other days
+            np.testing.assert_array_equal(x[:n], y[:n], err_msg=name)
+    da, db = a.module("departure"), b.module("departure")
+    for attr in ("mem_in", "mem_all", "pool", "avail", "returning"):
+        np.testing.assert_array_equal(getattr(da, attr), getattr(db, attr), err_msg=attr)
+
+
+@pytest.fixture()
+def counted(monkeypatch):
+    """Counts of helpers started, rings built with a slot, and days undone."""
+    seen = {"helpers": 0, "rings": [], "undone": 0}
+    real_start, real_ring, real_undo = ahead.start, ahead.ring_for, ahead._undo_nb
+
+    def start(*args):
+        h = real_start(*args)
+        seen["helpers"] += h is not None
+        return h
+
+    def ring_for(*args):
+        r = real_ring(*args)
+        seen["rings"].append(r)
+        return r
+
+    def undo(first, last, ring, pool):
+        seen["undone"] += last - first + 1
+        return real_undo(first, last, ring, pool)
+
+    monkeypatch.setattr(ahead, "start", start)
+    monkeypatch.setattr(ahead, "ring_for", ring_for)
+    monkeypatch.setattr(ahead, "_undo_nb", undo)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def drawn_by_driver() -> Simulation:
+    """The baseline at scale 200 with the driver drawing its own departures."""
+    fused.DRAW_AHEAD = False
+    try:
+        sim = _sim()
+        sim.run(fused=True)
+    finally:
+        fused.DRAW_AHEAD = True
+    return sim
+
+
+def test_baseline_with_the_helper_equals_the_driver_alone(drawn_by_driver, counted) -> None:
+    sim = _sim()
+    sim.run(fused=True)
+    assert counted["helpers"] == 1 and counted["rings"][0].cap > 0
+    _assert_same(drawn_by_driver, sim)
+    assert sim.res.flows.sum() > 0
+
+
+def test_growing_mid_run_undoes_the_days_drawn_ahead(drawn_by_driver, counted, monkeypatch):
+    """With no room set aside the driver stops before each day that would overflow; the
+    helper has drawn days past it, which are put back (returnees into the pool) and drawn
+    again by the next call: the same run."""
+    monkeypatch.setattr(fused, "_initial_capacity", lambda sim: 0)
+    sim = _sim()
+    sim.people = People(1024)
+    sim.event = np.zeros(1024, dtype=np.uint8)
+    sim.run(fused=True)
+    assert counted["helpers"] > 2  # it had to grow, with a helper each call
+    assert counted["undone"] > 0
+    _assert_same(drawn_by_driver, sim)
+
+
+def test_a_day_too_big_for_a_slot_hands_back_to_the_driver(drawn_by_driver, counted, monkeypatch):
+    """Slots of 40 agents: the helper stops at the first bigger day, the driver draws that day
+    and the rest itself."""
+    monkeypatch.setattr(
+        ahead, "_ring", lambda cap, n_nat, lead, real=ahead._ring: real(min(cap, 40), n_nat, lead)
+    )
+    sim = _sim()
+    sim.run(fused=True)
+    ring = counted["rings"][0]
+    assert ring.cap == 40 and ring.ctrl[ahead.C_FULL] == 1
+    assert 0 < ring.ctrl[ahead.C_DRAWN] < sim.n_days - 1  # some days by each
+    _assert_same(drawn_by_driver, sim)
+
+
+def test_in_chunks_with_progress(drawn_by_driver, counted) -> None:
+    sim = _sim()
+    days = []
+    sim.run(fused=True, progress=days.append)
+    assert counted["helpers"] == -(-sim.n_days // fused.CHUNK_DAYS)
+    _assert_same(drawn_by_driver, sim)
+
+
+def test_stress_scenario_both_ways(make_scenario, counted, monkeypatch) -> None:
+    """Emergency switch, MPP, flights and take-backs: more of the day's outcomes feed the
+    pull and the pool the helper reads."""
+    monkeypatch.setattr(fused, "DRAW_AHEAD", False)
+    alone = _sim(stress=True, make_scenario=make_scenario)
+    alone.run(fused=True)
+    monkeypatch.setattr(fused, "DRAW_AHEAD", True)
+    helped = _sim(stress=True, make_scenario=make_scenario)
+    helped.run(fused=True)
+    assert counted["helpers"] == 1
+    _assert_same(alone, helped)
+
+
+def test_resumed_from_the_decision_date(monkeypatch, counted) -> None:
+    """A run that leaves a checkpoint and one resumed from it, with the helper, give what the
+    driver alone gives."""
+    monkeypatch.setattr(fused, "DRAW_AHEAD", False)
+    alone = corridor.run("mexico-asks", scale=200)
+    monkeypatch.setattr(fused, "DRAW_AHEAD", True)
+    h = History()
+    corridor.run("baseline", scale=200, history=h)
+    resumed = corridor.run("mexico-asks", scale=200, history=h)
+    assert h.hits == 1 and counted["helpers"] >= 3  # two calls, then the resumed one
+    for v in ("flows", "stocks", "cbp"):
+        np.testing.assert_array_equal(alone[v].values, resumed[v].values, err_msg=v)
+
+
+def test_a_failing_helper_is_an_error_not_a_hang(monkeypatch) -> None:
+    def broken(*args):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(ahead, "draw_ahead_nb", broken)
+    with pytest.raises(RuntimeError, match="helper thread failed") as e:
+        _sim().run(fused=True)
+    assert isinstance(e.value.__cause__, ZeroDivisionError)
+
+
+def test_the_helper_is_only_used_where_it_pays(monkeypatch) -> None:
+    """One thread, or days big enough for the pass to split them: the driver draws."""
+    sim = _sim()
+    assert fused._draw_ahead(sim, 2)
+    assert not fused._draw_ahead(sim, 1)
+    monkeypatch.setattr(fused.day_pass, "SPLIT_MIN", 0)
+    assert not fused._draw_ahead(sim, 2)
+    pk = sim.module("departure").pk
+    assert ahead.lead_days(pk) == ahead.REDEPARTURE_MIN_DAYS
+    assert ahead.lead_days(pk._replace(lag_days=0)) == 1
+    assert ahead.ring_for(np.ones(10), pk._replace(lag_days=0), True).cap == 0
