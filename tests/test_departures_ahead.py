@@ -161,14 +161,17 @@ def test_a_failing_helper_is_an_error_not_a_hang(monkeypatch) -> None:
     assert isinstance(e.value.__cause__, ZeroDivisionError)
 
 
-def test_the_helper_is_only_used_where_it_pays(monkeypatch) -> None:
-    """One thread, or days big enough for the pass to split them: the driver draws."""
-    sim = _sim()
-    assert fused._draw_ahead(sim, 2)
-    assert not fused._draw_ahead(sim, 1)
-    monkeypatch.setattr(fused.day_pass, "SPLIT_MIN", 0)
-    assert not fused._draw_ahead(sim, 2)
-    pk = sim.module("departure").pk
-    assert ahead.lead_days(pk) == ahead.REDEPARTURE_MIN_DAYS
+def test_one_thread_or_a_one_day_lead_leaves_the_drawing_to_the_driver(counted) -> None:
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        _sim().run(fused=True)
+    finally:
+        numba.set_num_threads(before)
+    assert counted["helpers"] == 0 and counted["rings"][0].cap == 0
+    pk = _sim().module("departure").pk
+    assert ahead.lead_days(pk) == ahead.REDEPARTURE_MIN_DAYS  # the pull's lag is 41 days
     assert ahead.lead_days(pk._replace(lag_days=0)) == 1
     assert ahead.ring_for(np.ones(10), pk._replace(lag_days=0), True).cap == 0
+    assert ahead.ring_for(np.ones(10), pk, True).cap > 0
+    assert ahead.ring_for(np.ones(10), pk, False).cap == 0

@@ -6,28 +6,30 @@ on the memory at the origins, which folds in the outcomes of ``pull_lag_days`` (
 back; the returnees among them are drawn from the pool of people sent home at least
 ``REDEPARTURE_MIN_DAYS`` (7) days back. So once the driver has finished day ``d``, the
 departures of every day up to ``d + lead`` (``lead`` = the smaller of 7 and the lag + 1) can
-be drawn. At scale 100 they are about a fifth of the driver's work (~300 cycles an agent:
-a Box-Muller normal, an exp, uniforms, a dozen fields), on a machine whose second core the
-driver leaves idle: a day's pass over ~4,400 people is too short to split (day_pass).
+be drawn. They are about a fifth of the driver's work (~300 cycles an agent: a Box-Muller
+normal, an exp, uniforms), and they read almost nothing the driver writes: unlike a split of
+the pass over threads, which moves every person's cache lines between the cores.
 
 A helper thread (:func:`draw_ahead_nb`, compiled without the GIL, started by
-:func:`start`) draws each day's departures into a ring of :data:`RING_DAYS` slots, each a
-small people array of its own, and publishes the day (``engine/handoff.py``); the driver
-waits for the day it needs, copies its slot after its people and publishes each day it
-finishes (whose pool and outcomes the helper then reads). The helper keeps its own copy of
-the origins' memory (the driver folds the same outcomes into its own, bit for bit); the pool
-of returnees and its window count are the helper's during the call (the driver only adds
-those sent home today to it, cells the helper does not read yet).
+:func:`start`) draws each day's departures into a ring of :data:`RING_DAYS` slots and
+publishes the day (``engine/handoff.py``); the driver waits for the day it needs, writes its
+slot out as people after its own (``settle_nb``) and publishes each day it finishes (whose
+pool and outcomes the helper then reads). A slot holds only the draws, 6 bytes an agent
+against a person's 32: what crosses between the cores is what cannot be recomputed. The
+helper keeps its own copy of the origins' memory (the driver folds the same outcomes into its
+own, bit for bit); the pool of returnees and its window count are the helper's during the
+call (the driver only adds those sent home today, cells the helper does not read yet).
 
-When the driver stops before the helper (the people arrays must grow, or the call's last day
-came early), the days drawn and not taken are undone (:func:`finish`): their returnees go
-back into the pool and the window count is recomputed on the next draw, so the next call
-draws them again, the same. A day with more departures than a slot holds stops the helper
-cleanly; the driver draws that day and the rest itself.
+When the driver stops before the helper (the people arrays must grow), the days drawn and
+not taken are undone (:func:`finish`): their returnees go back into the pool and the window
+count is recomputed on the next draw, so the next call draws them again, the same. A day with
+more departures than a slot holds stops the helper cleanly; the driver draws that day and
+the rest itself.
 
-Used only where the pass runs on one thread (a day's split needs the second core) and the
-machine has two cores; ``tests/test_departures_ahead.py`` checks the results are those of
-one thread, bit for bit, including growth and resuming.
+Used with two threads or more (the pass then splits big days over the others): on the
+2-core benchmark machine it beat splitting the pass over both at scales 100, 10 and 1
+(docs/profile.md). ``tests/test_departures_ahead.py`` checks the results are those of the
+driver alone, bit for bit, including growth, chunks and resuming.
 """
 
 from __future__ import annotations

@@ -71,10 +71,11 @@ if TYPE_CHECKING:
     from corridor.engine.sim import Results, Simulation
 
 CHUNK_DAYS = 64  # days per driver call when a progress callback wants updates
-WINDOW_DAYS = 120
-# Draw the departures ahead on a helper thread where it pays (see _draw_ahead); tests turn it
-# off to compare.
-DRAW_AHEAD = True  # people rarely stay active longer than this (see _initial_capacity)
+WINDOW_DAYS = 120  # people rarely stay active longer than this (see _initial_capacity)
+# With two threads or more, one draws the departures ahead (model/departures_ahead.py): on
+# the 2-core benchmark machine that is faster than splitting the pass over both, at every
+# scale (docs/profile.md). Tests turn it off to compare.
+DRAW_AHEAD = True
 
 # --- the driver ---------------------------------------------------------------------------
 
@@ -518,15 +519,11 @@ def _state_out(sim: Simulation, istate: np.ndarray, fstate: np.ndarray) -> None:
 def _initial_capacity(sim: Simulation) -> int:
     """Room for the most departures expected in any ``WINDOW_DAYS`` days, times 1.5, plus a
     margin: enough that growing (and re-entering the driver) is rare."""
-    return int(1.5 * _most_in_window(sim)) + 4096
-
-
-def _most_in_window(sim: Simulation) -> float:
-    """The most departures (agents) expected in any ``WINDOW_DAYS`` days."""
     per_day = sim.module("departure").expected_agents_per_day()
     c = np.concatenate([[0.0], np.cumsum(per_day)])
     w = min(WINDOW_DAYS, per_day.size)
-    return float((c[w:] - c[:-w]).max()) if per_day.size else 0.0
+    most = float((c[w:] - c[:-w]).max()) if per_day.size else 0.0
+    return int(1.5 * most) + 4096
 
 
 def check_phases(sim: Simulation) -> None:
@@ -585,16 +582,6 @@ def _call_driver(d0, d1, sim, istate, fstate, packs, ring, scale, limit, split) 
     )
 
 
-def _draw_ahead(sim: Simulation, split: int) -> bool:
-    """Whether a helper thread draws the departures (:mod:`corridor.model.departures_ahead`):
-    with two threads, when the pass is not expected to split days over them (fewer than
-    :data:`corridor.model.day_pass.SPLIT_MIN` people at the most, estimated as
-    :func:`_initial_capacity` does)."""
-    if not DRAW_AHEAD or split < 2:
-        return False
-    return _most_in_window(sim) < day_pass.SPLIT_MIN
-
-
 def run_fused(
     sim: Simulation,
     progress: Callable[[int], None] | None = None,
@@ -632,12 +619,12 @@ def run_fused(
         _decision_day(sim),
     )
     day, before = _resume(run, history, istate, fstate)
-    split = day_pass.SPLIT or nb.get_num_threads()
+    threads = nb.get_num_threads()
     ring = departures_ahead.ring_for(
-        sim.module("departure").expected_agents_per_day(), dep, _draw_ahead(sim, split)
+        sim.module("departure").expected_agents_per_day(), dep, DRAW_AHEAD and threads > 1
     )
-    if ring.cap > 0:
-        split = 1  # the second core draws the departures; the pass runs on this one
+    # With a helper drawing the departures, big days' pass splits over the other threads.
+    split = day_pass.SPLIT or (threads - 1 if ring.cap > 0 else threads)
     while day < sim.n_days:
         end = min(day + chunk, sim.n_days)
         if before is not None and day < run.day:
