@@ -8,7 +8,7 @@ import threading
 import numba as nb
 import numpy as np
 
-from corridor.engine.handoff import YIELD_EVERY, publish, seen, spin_pause
+from corridor.engine.handoff import PAGE_BYTES, YIELD_EVERY, publish, seen, spin_pause, touch_pages
 
 RING = 8
 LEAD = 5
@@ -62,3 +62,33 @@ def _spin(n):
 
 def test_spin_pause_counts_and_yields() -> None:
     assert _spin(3 * YIELD_EVERY + 5) == 3 * YIELD_EVERY + 5
+
+
+@nb.njit(nogil=True)
+def _increment(a, rounds):
+    for _ in range(rounds):
+        for x in range(a.size):
+            a[x] += 1
+
+
+@nb.njit(nogil=True)
+def _touch_repeatedly(a, rounds):
+    for _ in range(rounds):
+        touch_pages(a)
+
+
+def test_touching_pages_changes_no_value_even_while_another_thread_writes() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.integers(-1000, 1000, size=50_000).astype(np.int32)
+    before = a.copy()
+    touch_pages(a)
+    np.testing.assert_array_equal(a, before)
+    touch_pages(a[:0])  # empty: nothing to touch
+    # One thread adds 1 to every element 20,000 times while another touches every page: the
+    # touch is a compare-and-swap from 0 to 0, so no increment is lost.
+    a = np.zeros(PAGE_BYTES, dtype=np.int32)  # 4 pages, every one touched each round
+    t = threading.Thread(target=_touch_repeatedly, args=(a, 2_000_000))
+    t.start()
+    _increment(a, 20_000)
+    t.join()
+    assert (a == 20_000).all()

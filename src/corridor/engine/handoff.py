@@ -100,3 +100,36 @@ def spin_pause(spins):
     if spins % YIELD_EVERY == YIELD_EVERY - 1:
         _sched_yield()
     return spins + 1
+
+
+@intrinsic
+def _touch(typingctx, arr, idx):
+    """A compare-and-swap of ``arr[idx]`` from 0 to 0: a write to its page (the first makes
+    the system map it) that leaves the value as it is, whatever another thread does."""
+    if not (
+        isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(arr.dtype, types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _slot_pointer(context, builder, sig.args[0], args[0], args[1])
+        zero = ir.Constant(context.get_data_type(sig.args[0].dtype), 0)
+        builder.cmpxchg(ptr, zero, zero, "monotonic", "monotonic")
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
+
+
+PAGE_BYTES = 4096
+
+
+@nb.njit(cache=True, nogil=True, _nrt=False)
+def touch_pages(flat):
+    """Every page of ``flat`` (integers) written once without changing a value
+    (:func:`_touch`): a helper thread takes the page faults (the system zeroing fresh
+    memory) for the tables the driver will write days later."""
+    step = max(PAGE_BYTES // flat.itemsize, 1)
+    for x in range(0, flat.size, step):
+        _touch(flat, x)
+    if flat.size > 0:
+        _touch(flat, flat.size - 1)

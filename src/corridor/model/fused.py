@@ -629,7 +629,8 @@ def run_fused(
         end = min(day + chunk, sim.n_days)
         if before is not None and day < run.day:
             end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
-        helper = departures_ahead.start(ring, day, end, sim.seed, run.packs[0])
+        tables = (res.flows, res.stocks, res.cbp)
+        helper = departures_ahead.start(ring, day, end, sim.seed, run.packs[0], tables)
         try:
             day = _call_driver(day, end, sim, istate, fstate, run.packs, ring, scale, limit, split)
         except BaseException:
