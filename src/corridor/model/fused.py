@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from corridor.engine import people as pp
-from corridor.engine.handoff import publish
+from corridor.engine.handoff import prefetch_lines, publish
 from corridor.engine.rng import STREAM, day_key_nb
 from corridor.engine.units import limit as scale_limit
 from corridor.engine.units import scale_day_nb
@@ -307,6 +307,10 @@ def run_days_nb(
         fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         if ring.cap > 0:
             publish(ring.ctrl, C_DONE, day)  # its pool and outcomes, for the helper
+        if day + 1 < flows.shape[0]:  # tomorrow's rows, from memory meanwhile (~3 ms a run)
+            prefetch_lines(flows[day + 1].reshape(-1))
+            prefetch_lines(stocks[day + 1].reshape(-1))
+            prefetch_lines(cbp[day + 1].reshape(-1))
         day += 1
     if ring.cap > 0:
         publish(ring.ctrl, C_STOP, 1)
