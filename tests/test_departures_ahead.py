@@ -175,3 +175,25 @@ def test_one_thread_or_a_one_day_lead_leaves_the_drawing_to_the_driver(counted) 
     assert ahead.ring_for(np.ones(10), pk._replace(lag_days=0), True).cap == 0
     assert ahead.ring_for(np.ones(10), pk, True).cap > 0
     assert ahead.ring_for(np.ones(10), pk, False).cap == 0
+
+
+@pytest.mark.parametrize("small_limit", [False, True])
+def test_tables_multiplied_into_people_by_the_helper(monkeypatch, counted, small_limit) -> None:
+    """The helper multiplies each finished day into people (the driver alone does it at the
+    end of each day). With a limit of 40 a table overflows mid-run: its days so far are
+    divided back and it is widened after the run, the same either way."""
+    if small_limit:
+        monkeypatch.setattr(fused, "scale_limit", lambda dtype, scale: 40)
+
+    def run(ahead_on: bool) -> Simulation:
+        monkeypatch.setattr(fused, "DRAW_AHEAD", ahead_on)
+        sim = _sim()
+        sim.run(fused=True, in_people=True)
+        return sim
+
+    alone, helped = run(False), run(True)
+    assert counted["helpers"] == 1
+    assert helped.res.scale == 200
+    widened = [t.dtype == np.int64 for t in (helped.res.flows, helped.res.stocks)]
+    assert any(widened) == small_limit
+    _assert_same(alone, helped)

@@ -43,6 +43,7 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.handoff import publish, seen, spin_pause, touch_pages
+from corridor.engine.units import scale_day_nb
 from corridor.model.departure import (
     REDEPARTURE_MIN_DAYS,
     DeparturePack,
@@ -82,6 +83,7 @@ class Ring(NamedTuple):
     cap: int  # agents a slot holds
     lead: int  # the helper draws day d once the driver has finished day d - lead
     touch: int  # after drawing day d, the helper touches the tables' pages up to d + touch
+    fits: np.ndarray  # [3] int64: flows, stocks, cbp still multiplied into people (scale_day_nb)
 
 
 def lead_days(pk: DeparturePack) -> int:
@@ -109,6 +111,7 @@ def _ring(cap: int, n_nat: int, lead: int) -> Ring:
         cap,
         lead,
         TOUCH_DAYS,
+        np.ones(3, dtype=np.int64),
     )
 
 
@@ -125,22 +128,32 @@ def ring_for(per_day: np.ndarray, pk: DeparturePack, use: bool) -> Ring:
 
 
 @nb.njit(cache=True, nogil=True)
-def draw_ahead_nb(d0, d1, seed, pk, ring, tables):
+def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit):
     """The helper: days ``d0 .. d1 - 1``, each once the driver has finished day
     ``day - ring.lead``, into slot ``day % RING_DAYS``. ``pk``: the driver's pack with the
-    helper's own copies of the origins' memory and of ``returning``. After each day, the
-    pages of the result ``tables`` (flows, stocks, cbp) up to ``ring.touch`` days on are
-    touched (:func:`corridor.engine.handoff.touch_pages`): the system maps and zeroes fresh
-    memory on this core, not the driver's (~5 ms of a 0.14 s run at scale 100)."""
+    helper's own copies of the origins' memory and of ``returning``.
+
+    It also does two things for the result ``tables`` (flows, stocks, cbp) that the driver
+    would otherwise do itself. After each day it draws, it touches their pages up to
+    ``ring.touch`` days on (:func:`corridor.engine.handoff.touch_pages`): the system maps and
+    zeroes fresh memory on this core, not the driver's. And each day the driver finishes is
+    multiplied into people here (:func:`corridor.engine.units.scale_day_nb`, ``ring.fits``
+    saying which tables still are), while it waits and after it has drawn its last day,
+    until the driver stops: the driver never reads a finished day again."""
     ctrl = ring.ctrl
     lam = np.empty(pk.mem_in.shape[0])
     spins = 0
     touched = d0  # the driver touches its first day itself
+    scaled = d0 - 1
     for day in range(d0, d1):
         while seen(ctrl, C_DONE) < day - ring.lead and seen(ctrl, C_STOP) == 0:
-            spins = spin_pause(spins)
+            if scaled < seen(ctrl, C_DONE):
+                scaled += 1
+                _scale_day_nb(tables, scaled, scale, limit, ring.fits)
+            else:
+                spins = spin_pause(spins)
         if seen(ctrl, C_STOP) != 0:
-            return
+            break
         if day > d0:
             fold_origin_memory_nb(day - 1, pk)  # as the driver did at the end of that day
         slot = day % RING_DAYS
@@ -148,7 +161,7 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables):
         departure_counts_into_nb(day, seed, pk, lam, counts)
         if counts.sum() > ring.cap:
             publish(ctrl, C_FULL, 1)
-            return
+            break
         ring.returning[slot, :] = pk.returning
         _draw_day_nb(day, seed, pk, counts, slot * ring.cap, ring)
         publish(ctrl, C_DRAWN, day)
@@ -158,6 +171,24 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables):
             touch_pages(tables[0][touched].reshape(-1))
             touch_pages(tables[1][touched].reshape(-1))
             touch_pages(tables[2][touched].reshape(-1))
+    while True:  # the driver's last days, until it stops (C_DONE is final once C_STOP is set)
+        stop = seen(ctrl, C_STOP) != 0
+        done = seen(ctrl, C_DONE)
+        while scaled < done:
+            scaled += 1
+            _scale_day_nb(tables, scaled, scale, limit, ring.fits)
+        if stop:
+            return
+        spins = spin_pause(spins)
+
+
+@pp.helper_nb
+def _scale_day_nb(tables, day, scale, limit, fits):
+    """:func:`corridor.engine.units.scale_day_nb` of each table's ``day``, as the driver alone
+    does at the end of a day."""
+    fits[0] = scale_day_nb(tables[0], day, scale, limit, fits[0] != 0)
+    fits[1] = scale_day_nb(tables[1], day, scale, limit, fits[1] != 0)
+    fits[2] = scale_day_nb(tables[2], day, scale, limit, fits[2] != 0)
 
 
 @pp.helper_nb
@@ -225,44 +256,65 @@ def _undo_nb(first, last, ring, pool):
 
 
 class Helper:
-    """A helper thread drawing one driver call's days."""
+    """A helper thread for one driver call's days."""
 
     def __init__(
-        self, ring: Ring, d0: int, d1: int, seed: int, pk: DeparturePack, tables: tuple
+        self,
+        ring: Ring,
+        d0: int,
+        d1: int,
+        seed: int,
+        pk: DeparturePack,
+        tables: tuple,
+        scale: int,
+        limit: int,
+        fits: np.ndarray,
     ) -> None:
         self.ring = ring
         self.d0 = d0
         self.pk = pk
+        self.fits = fits
         self.errors: list[BaseException] = []
         ring.ctrl[:] = 0
         ring.ctrl[C_DONE] = d0 - 1
         ring.ctrl[C_DRAWN] = d0 - 1
+        ring.fits[:] = fits
         own = pk._replace(
             mem_in=pk.mem_in.copy(), mem_all=pk.mem_all.copy(), returning=pk.returning.copy()
         )
         self.thread = threading.Thread(
             target=self._run,
-            args=(d0, d1, seed, own, tables),
+            args=(d0, d1, seed, own, tables, scale, limit),
             name="corridor-departures",
             daemon=True,
         )
 
-    def _run(self, d0: int, d1: int, seed: int, own: DeparturePack, tables: tuple) -> None:
+    def _run(self, *args) -> None:
         try:
-            draw_ahead_nb(d0, d1, seed, own, self.ring, tables)
+            draw_ahead_nb(*args[:4], self.ring, *args[4:])
         except BaseException as e:  # noqa: BLE001 - handed to the driver's thread
             self.errors.append(e)
             self.ring.ctrl[C_FAILED] = 1
 
 
 def start(
-    ring: Ring, d0: int, d1: int, seed: int, pk: DeparturePack, tables: tuple
+    ring: Ring,
+    d0: int,
+    d1: int,
+    seed: int,
+    pk: DeparturePack,
+    tables: tuple,
+    scale: int,
+    limit: int,
+    fits: np.ndarray,
 ) -> Helper | None:
     """The helper for a driver call over ``d0 .. d1 - 1``, started; None without a ring.
-    ``tables``: the result tables the driver writes by day (flows, stocks, cbp)."""
+    ``tables``: the result tables the driver writes by day (flows, stocks, cbp), multiplied
+    into people by ``scale`` up to ``limit`` while ``fits`` (the driver's state: set back
+    by :func:`finish`)."""
     if ring.cap == 0 or d1 <= d0:
         return None
-    h = Helper(ring, d0, d1, seed, pk, tables)
+    h = Helper(ring, d0, d1, seed, pk, tables, scale, limit, fits)
     h.thread.start()
     return h
 
@@ -280,6 +332,7 @@ def finish(h: Helper | None, day: int | None) -> None:
         return
     if h.errors:
         raise RuntimeError("the departures' helper thread failed") from h.errors[0]
+    h.fits[:] = ring.fits
     last = int(ring.ctrl[C_DRAWN])
     if last >= day:
         _undo_nb(day, last, ring, h.pk.pool)

@@ -302,9 +302,10 @@ def run_days_nb(
         live = add_counts_nb(hist, stocks[day], stg.beds[day], bk.shelter)
         steps += live
         peak = max(peak, live)
-        fits_s = scale_day_nb(stocks, day, scale, limit, fits_s)
-        fits_f = scale_day_nb(flows, day, scale, limit, fits_f)
-        fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
+        if ring.cap == 0:  # else the helper does, once this day is published
+            fits_s = scale_day_nb(stocks, day, scale, limit, fits_s)
+            fits_f = scale_day_nb(flows, day, scale, limit, fits_f)
+            fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         if ring.cap > 0:
             publish(ring.ctrl, C_DONE, day)  # its pool and outcomes, for the helper
         if day + 1 < flows.shape[0]:  # tomorrow's rows, from memory meanwhile (~3 ms a run)
@@ -634,7 +635,9 @@ def run_fused(
         if before is not None and day < run.day:
             end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
         tables = (res.flows, res.stocks, res.cbp)
-        helper = departures_ahead.start(ring, day, end, sim.seed, run.packs[0], tables)
+        helper = departures_ahead.start(
+            ring, day, end, sim.seed, run.packs[0], tables, scale, limit, istate[I_FITS:]
+        )
         try:
             day = _call_driver(day, end, sim, istate, fstate, run.packs, ring, scale, limit, split)
         except BaseException:
