@@ -1,6 +1,6 @@
 """engine/handoff.py: a day published by one thread and seen by another carries what was
 written before it (release/acquire), in compiled code with the GIL released; touching pages
-and prefetching lines change no value."""
+changes no value."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 from corridor.engine.handoff import (
     PAGE_BYTES,
     YIELD_EVERY,
-    prefetch_lines,
     publish,
     seen,
     spin_pause,
@@ -101,10 +100,3 @@ def test_touching_pages_changes_no_value_even_while_another_thread_writes() -> N
     _increment(a, 20_000)
     t.join()
     assert (a == 20_000).all()
-
-
-def test_prefetch_lines_changes_nothing() -> None:
-    a = np.arange(1000, dtype=np.int32)
-    prefetch_lines(a)
-    prefetch_lines(a[:0])
-    np.testing.assert_array_equal(a, np.arange(1000, dtype=np.int32))

@@ -1,7 +1,7 @@
 """Handing work and memory between two threads inside compiled code: a day counter one thread
 publishes and the other waits on, with the memory ordering that makes everything written
 before the publish visible after the wait; pages touched by one thread so that the other does
-not take their faults; cache lines asked for before they are needed.
+not take their faults.
 
 numba has no atomics, and a plain store or load of a shared counter may be reordered by the
 compiler (a loop that waits on a plain load can be compiled into one that never reads it
@@ -15,8 +15,7 @@ waiting thread never starves the one it waits for when there are fewer cores tha
 
 ``touch_pages`` writes each page of an array once with a compare-and-swap from 0 to 0,
 which changes no value even while another thread writes there; the first write to fresh
-memory makes the system map and zero the page, on the toucher's core. ``prefetch_lines``
-asks for an array's cache lines ahead of the writes that will need them.
+memory makes the system map and zero the page, on the toucher's core.
 
 Used by :mod:`corridor.model.departures_ahead` and the fused driver; ``tests/test_handoff.py``
 checks the order with two threads, and that a touch loses no concurrent write.
@@ -139,30 +138,3 @@ def touch_pages(flat):
         _touch(flat, x)
     if flat.size > 0:
         _touch(flat, flat.size - 1)
-
-
-@intrinsic
-def prefetch(typingctx, arr, idx):
-    """A hint to bring the cache line of ``arr[idx]`` into this core's caches, for writing
-    (``llvm.prefetch``; it never faults and changes no result)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1):
-        return None
-
-    def codegen(context, builder, sig, args):
-        ptr = _slot_pointer(context, builder, sig.args[0], args[0], args[1])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(arr, idx), codegen
-
-
-@nb.njit(cache=True, nogil=True, _nrt=False)
-def prefetch_lines(flat):
-    """:func:`prefetch` every cache line of ``flat``."""
-    step = max(64 // flat.itemsize, 1)
-    for x in range(0, flat.size, step):
-        prefetch(flat, x)

@@ -43,7 +43,9 @@ import numpy as np
 
 from corridor.engine import people as pp
 from corridor.engine.handoff import publish, seen, spin_pause, touch_pages
+from corridor.engine.rng import STREAM, day_key_nb
 from corridor.engine.units import scale_day_nb
+from corridor.model.bookkeeping import add_counts_nb, new_histogram, new_shelter_scratch
 from corridor.model.departure import (
     REDEPARTURE_MIN_DAYS,
     DeparturePack,
@@ -54,6 +56,8 @@ from corridor.model.departure import (
     pick_returnees_nb,
     settle_nb,
 )
+from corridor.model.places import BORDER_CITIES
+from corridor.model.staging import harm_nb
 
 RING_DAYS = 8  # slots: more than the helper can be ahead (lead <= REDEPARTURE_MIN_DAYS)
 # Control words, a cache line (8 int64) apart so that the two threads' writes do not share one.
@@ -62,7 +66,9 @@ C_DRAWN = 8  # the last day whose departures are in the ring
 C_STOP = 16  # 1: the driver is done; the helper stops before its next day
 C_FULL = 24  # 1: the helper stopped, the day after C_DRAWN not drawn (too many for a slot)
 C_FAILED = 32  # 1: the helper raised
-N_CTRL = 40
+C_COUNTED = 40  # the last finished day whose head counts the helper put into the stocks
+N_CTRL = 48
+_ST_HARM = STREAM["harm"]
 SLOT_MARGIN = 3.0  # a slot holds this many times the most agents expected a day, plus 256
 TOUCH_DAYS = 32  # how far ahead of its day the helper touches the result tables' pages
 
@@ -84,6 +90,9 @@ class Ring(NamedTuple):
     lead: int  # the helper draws day d once the driver has finished day d - lead
     touch: int  # after drawing day d, the helper touches the tables' pages up to d + touch
     fits: np.ndarray  # [3] int64: flows, stocks, cbp still multiplied into people (scale_day_nb)
+    hist: np.ndarray  # [slot, ...] int32: the driver's head counts at the end of a day
+    exposed: np.ndarray  # [slot, street/shelter, nat, city] int64: exposed to harm that day
+    shelter: np.ndarray  # the helper's scratch for add_counts_nb
 
 
 def lead_days(pk: DeparturePack) -> int:
@@ -97,6 +106,7 @@ def no_ring(n_nat: int) -> Ring:
 
 
 def _ring(cap: int, n_nat: int, lead: int) -> Ring:
+    hist = new_histogram()
     m = RING_DAYS * cap
     u8, i16 = pp.FIELDS["demo"], pp.FIELDS["t_next"]
     z = np.zeros((RING_DAYS, n_nat), dtype=np.int32)
@@ -112,6 +122,9 @@ def _ring(cap: int, n_nat: int, lead: int) -> Ring:
         lead,
         TOUCH_DAYS,
         np.ones(3, dtype=np.int64),
+        np.zeros((RING_DAYS if cap else 0,) + hist.shape, dtype=hist.dtype),
+        np.zeros((RING_DAYS if cap else 0, 2, n_nat, len(BORDER_CITIES)), dtype=np.int64),
+        new_shelter_scratch(),
     )
 
 
@@ -128,28 +141,32 @@ def ring_for(per_day: np.ndarray, pk: DeparturePack, use: bool) -> Ring:
 
 
 @nb.njit(cache=True, nogil=True)
-def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit):
+def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
     """The helper: days ``d0 .. d1 - 1``, each once the driver has finished day
     ``day - ring.lead``, into slot ``day % RING_DAYS``. ``pk``: the driver's pack with the
     helper's own copies of the origins' memory and of ``returning``.
 
-    It also does two things for the result ``tables`` (flows, stocks, cbp) that the driver
+    It also does three things for the result ``tables`` (flows, stocks, cbp) that the driver
     would otherwise do itself. After each day it draws, it touches their pages up to
     ``ring.touch`` days on (:func:`corridor.engine.handoff.touch_pages`): the system maps and
-    zeroes fresh memory on this core, not the driver's. And each day the driver finishes is
-    multiplied into people here (:func:`corridor.engine.units.scale_day_nb`, ``ring.fits``
-    saying which tables still are), while it waits and after it has drawn its last day,
-    until the driver stops: the driver never reads a finished day again."""
+    zeroes fresh memory on this core, not the driver's. And for each day the driver finishes
+    (while it waits, and after its last draw until the driver stops: :func:`_finish_day_nb`),
+    it draws the day's harm incidents from who the driver left exposed in ``ring.exposed``
+    (``stg``: the staging pack's rates), adds the head counts it left in ``ring.hist`` into
+    the stocks (with the staging pack's shelter beds) and multiplies the day's tables into
+    people (:func:`corridor.engine.units.scale_day_nb`, ``ring.fits`` saying which still
+    are). The driver never reads the harm incidents nor the stocks, nor a finished day of the
+    other tables."""
     ctrl = ring.ctrl
     lam = np.empty(pk.mem_in.shape[0])
     spins = 0
     touched = d0  # the driver touches its first day itself
-    scaled = d0 - 1
+    finished = d0 - 1
     for day in range(d0, d1):
         while seen(ctrl, C_DONE) < day - ring.lead and seen(ctrl, C_STOP) == 0:
-            if scaled < seen(ctrl, C_DONE):
-                scaled += 1
-                _scale_day_nb(tables, scaled, scale, limit, ring.fits)
+            if finished < seen(ctrl, C_DONE):
+                finished += 1
+                _finish_day_nb(finished, seed, ring, tables, scale, limit, stg)
             else:
                 spins = spin_pause(spins)
         if seen(ctrl, C_STOP) != 0:
@@ -174,21 +191,51 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit):
     while True:  # the driver's last days, until it stops (C_DONE is final once C_STOP is set)
         stop = seen(ctrl, C_STOP) != 0
         done = seen(ctrl, C_DONE)
-        while scaled < done:
-            scaled += 1
-            _scale_day_nb(tables, scaled, scale, limit, ring.fits)
+        while finished < done:
+            finished += 1
+            _finish_day_nb(finished, seed, ring, tables, scale, limit, stg)
         if stop:
             return
         spins = spin_pause(spins)
 
 
 @pp.helper_nb
-def _scale_day_nb(tables, day, scale, limit, fits):
-    """:func:`corridor.engine.units.scale_day_nb` of each table's ``day``, as the driver alone
-    does at the end of a day."""
+def _finish_day_nb(day, seed, ring, tables, scale, limit, stg):
+    """What the driver alone does with the tables on ``day``: its harm incidents
+    (:func:`corridor.model.staging.harm_nb`), its head counts into the stocks
+    (:func:`corridor.model.bookkeeping.add_counts_nb`), then each table's day into people
+    (:func:`corridor.engine.units.scale_day_nb`); ``day``'s slots of the ring are then free
+    again."""
+    slot = day % RING_DAYS
+    key = day_key_nb(seed, _ST_HARM, day)
+    harm_nb(key, ring.exposed[slot], stg.harm_street, stg.shelter_factor, tables[0][day])
+    add_counts_nb(ring.hist[slot], tables[1][day], stg.beds[day], ring.shelter)
+    fits = ring.fits
     fits[0] = scale_day_nb(tables[0], day, scale, limit, fits[0] != 0)
     fits[1] = scale_day_nb(tables[1], day, scale, limit, fits[1] != 0)
     fits[2] = scale_day_nb(tables[2], day, scale, limit, fits[2] != 0)
+    publish(ring.ctrl, C_COUNTED, day)
+
+
+@pp.helper_nb
+def hand_counts_nb(day, ring, hist, exposed):
+    """In the driver, at the end of ``day``: who was exposed to harm today and the head counts
+    into the ring, for the helper (once it is done with the slot's day before); returns how
+    many are active, or -1 if the helper failed."""
+    spins = 0
+    while seen(ring.ctrl, C_COUNTED) < day - RING_DAYS:
+        if seen(ring.ctrl, C_FAILED) != 0:
+            return -1
+        spins = spin_pause(spins)
+    slot = day % RING_DAYS
+    _copy_flat_nb(exposed.reshape(-1), ring.exposed[slot].reshape(-1))
+    dst = ring.hist[slot].reshape(-1)
+    src = hist.reshape(-1)
+    live = 0
+    for x in range(src.shape[0]):
+        dst[x] = src[x]
+        live += src[x]
+    return live
 
 
 @pp.helper_nb
@@ -233,6 +280,12 @@ def wait_for_day_nb(ctrl, day):
 
 
 @pp.helper_nb
+def _copy_flat_nb(src, dst):
+    for x in range(src.shape[0]):
+        dst[x] = src[x]
+
+
+@pp.helper_nb
 def take_day_nb(day, pk, ring, n, ppl, flows):
     """In the driver: ``day``'s departures from the ring written as people after person
     ``n - 1`` (room is the caller's job), and their flows; returns the new live count."""
@@ -269,6 +322,7 @@ class Helper:
         scale: int,
         limit: int,
         fits: np.ndarray,
+        stg: tuple,
     ) -> None:
         self.ring = ring
         self.d0 = d0
@@ -278,13 +332,14 @@ class Helper:
         ring.ctrl[:] = 0
         ring.ctrl[C_DONE] = d0 - 1
         ring.ctrl[C_DRAWN] = d0 - 1
+        ring.ctrl[C_COUNTED] = d0 - 1
         ring.fits[:] = fits
         own = pk._replace(
             mem_in=pk.mem_in.copy(), mem_all=pk.mem_all.copy(), returning=pk.returning.copy()
         )
         self.thread = threading.Thread(
             target=self._run,
-            args=(d0, d1, seed, own, tables, scale, limit),
+            args=(d0, d1, seed, own, tables, scale, limit, stg),
             name="corridor-departures",
             daemon=True,
         )
@@ -307,14 +362,15 @@ def start(
     scale: int,
     limit: int,
     fits: np.ndarray,
+    stg: tuple,
 ) -> Helper | None:
     """The helper for a driver call over ``d0 .. d1 - 1``, started; None without a ring.
     ``tables``: the result tables the driver writes by day (flows, stocks, cbp), multiplied
     into people by ``scale`` up to ``limit`` while ``fits`` (the driver's state: set back
-    by :func:`finish`)."""
+    by :func:`finish`); ``stg``: the staging pack (harm rates, shelter beds)."""
     if ring.cap == 0 or d1 <= d0:
         return None
-    h = Helper(ring, d0, d1, seed, pk, tables, scale, limit, fits)
+    h = Helper(ring, d0, d1, seed, pk, tables, scale, limit, fits, stg)
     h.thread.start()
     return h
 

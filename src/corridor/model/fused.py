@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from corridor.engine import people as pp
-from corridor.engine.handoff import prefetch_lines, publish
+from corridor.engine.handoff import publish
 from corridor.engine.rng import STREAM, day_key_nb
 from corridor.engine.units import limit as scale_limit
 from corridor.engine.units import scale_day_nb
@@ -52,6 +52,7 @@ from corridor.model.departures_ahead import (
     C_DONE,
     C_STOP,
     RING_DAYS,
+    hand_counts_nb,
     take_day_nb,
     wait_for_day_nb,
 )
@@ -250,7 +251,10 @@ def run_days_nb(
             held,
             gone,
         )
-        harm_nb(day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f)
+        if ring.cap == 0:  # else the helper draws them (departures_ahead)
+            harm_nb(
+                day_key_nb(seed, _ST_HARM, day), exposed, stg.harm_street, stg.shelter_factor, f
+            )
         deported += deported_today
         if slots > 0:
             key = day_key_nb(seed, _ST_CBP_ONE_LOTTERY, day)
@@ -299,7 +303,12 @@ def run_days_nb(
             dep.pool,
         )
         outcomes_nb(day, bk, dep, f)
-        live = add_counts_nb(hist, stocks[day], stg.beds[day], bk.shelter)
+        if ring.cap > 0:  # the helper adds them into the stocks
+            live = hand_counts_nb(day, ring, hist, exposed)
+            if live < 0:  # the helper failed: Python raises what it raised
+                break
+        else:
+            live = add_counts_nb(hist, stocks[day], stg.beds[day], bk.shelter)
         steps += live
         peak = max(peak, live)
         if ring.cap == 0:  # else the helper does, once this day is published
@@ -308,10 +317,6 @@ def run_days_nb(
             fits_c = scale_day_nb(cbp, day, scale, limit, fits_c)
         if ring.cap > 0:
             publish(ring.ctrl, C_DONE, day)  # its pool and outcomes, for the helper
-        if day + 1 < flows.shape[0]:  # tomorrow's rows, from memory meanwhile (~3 ms a run)
-            prefetch_lines(flows[day + 1].reshape(-1))
-            prefetch_lines(stocks[day + 1].reshape(-1))
-            prefetch_lines(cbp[day + 1].reshape(-1))
         day += 1
     if ring.cap > 0:
         publish(ring.ctrl, C_STOP, 1)
@@ -636,7 +641,16 @@ def run_fused(
             end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
         tables = (res.flows, res.stocks, res.cbp)
         helper = departures_ahead.start(
-            ring, day, end, sim.seed, run.packs[0], tables, scale, limit, istate[I_FITS:]
+            ring,
+            day,
+            end,
+            sim.seed,
+            run.packs[0],
+            tables,
+            scale,
+            limit,
+            istate[I_FITS:],
+            run.packs[2],
         )
         try:
             day = _call_driver(day, end, sim, istate, fstate, run.packs, ring, scale, limit, split)
