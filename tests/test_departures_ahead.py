@@ -5,6 +5,8 @@ in chunks, resumed from a checkpoint; a failing helper is an error, not a hang."
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import pytest
@@ -197,3 +199,16 @@ def test_tables_multiplied_into_people_by_the_helper(monkeypatch, counted, small
     widened = [t.dtype == np.int64 for t in (helped.res.flows, helped.res.stocks)]
     assert any(widened) == small_limit
     _assert_same(alone, helped)
+
+
+def test_two_runs_at_once_in_two_python_threads(drawn_by_driver) -> None:
+    """The driver runs without the GIL: two runs overlap, each with its own helper, and each
+    gives what one run alone gives."""
+    sims = [_sim(), _sim()]
+    threads = [threading.Thread(target=s.run, kwargs={"fused": True}) for s in sims]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in sims:
+        _assert_same(drawn_by_driver, s)

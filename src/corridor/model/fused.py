@@ -19,7 +19,9 @@ arrays: Python grows them and calls again from that day.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import numba as nb
@@ -77,6 +79,10 @@ WINDOW_DAYS = 120  # people rarely stay active longer than this (see _initial_ca
 # the 2-core benchmark machine that is faster than splitting the pass over both, at every
 # scale (docs/profile.md). Tests turn it off to compare.
 DRAW_AHEAD = True
+# The driver runs without the GIL, so runs in several Python threads overlap; but numba's
+# workqueue threading layer (used where neither TBB nor OpenMP is installed) aborts when two
+# threads enter a parallel region at once: calls that may split the pass take turns.
+_SPLIT_LOCK = threading.Lock()
 
 # --- the driver ---------------------------------------------------------------------------
 
@@ -653,7 +659,10 @@ def run_fused(
             run.packs[2],
         )
         try:
-            day = _call_driver(day, end, sim, istate, fstate, run.packs, ring, scale, limit, split)
+            with _SPLIT_LOCK if split > 1 else nullcontext():
+                day = _call_driver(
+                    day, end, sim, istate, fstate, run.packs, ring, scale, limit, split
+                )
         except BaseException:
             departures_ahead.finish(helper, None)
             raise
