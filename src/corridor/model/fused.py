@@ -147,7 +147,13 @@ def run_days_nb(
 
     With ``scale`` > 1, each day's tables are multiplied into people as soon as they are final
     (:func:`corridor.engine.units.scale_day_nb`, counts up to ``limit``); ``istate[I_FITS:]``
-    says which tables are."""
+    says which tables are.
+
+    With a ``ring`` that has slots (:mod:`corridor.model.departures_ahead`), a helper thread
+    started for this call draws each day's departures ahead and, for each day this one has
+    finished, its harm incidents, its head counts into the stocks and the scaling; this one
+    takes each day's departures from the ring and publishes each day it finishes. Without
+    (``cap`` 0) this one does all of it. The results are the same."""
     n = istate[I_N]
     steps = istate[I_STEPS]
     peak = istate[I_PEAK]
