@@ -512,7 +512,9 @@ def spawn_nb(
 ):
     """Append new departures: identity, demographic, route and arrival day for each
     (:func:`draw_trips_nb`, written into the people's own fields, then :func:`settle_nb`
-    in place)."""
+    in place). With :func:`returnees_nb` after it, what :func:`spawn_day_nb` does in one
+    go: the pair is the kernel form that tests/test_model_reference.py checks against
+    NumPy."""
     demo, place, t_next, t_last = ppl[2], ppl[4], ppl[9], ppl[11]
     draw_trips_nb(
         start,
@@ -698,7 +700,7 @@ def advance_window_nb(day, pk):
     """``pk.avail``: the people pooled on the days of ``day``'s window, kept up to date by the
     days entering and leaving it (a sum over the year each day costs ~5 ms a run at scale 100).
     Exact: the pool gains people only on days after the window's end (the day they go home),
-    and returnees leave it through ``returnees_nb``, which
+    and returnees leave it through ``pick_returnees_nb``, which
     takes them off ``avail`` too. Idempotent within a day (the fused driver may draw a day's
     counts twice when the arrays must grow)."""
     last = pk.avail_day[0]
@@ -820,11 +822,23 @@ def departure_flows_nb(day, pk, counts, returning, flows):
 @pp.helper_nb
 def spawn_day_nb(day, seed, pk, counts, start, ppl):
     """The day's departures (``counts``, of which ``pk.returning`` are returnees, taken off
-    the pool) written into ``ppl`` from index ``start``; returns the index after them."""
-    total = counts.sum()
-    if total == 0:
-        return start
-    spawn_nb(
+    the pool) written into ``ppl`` from index ``start``: :func:`draw_day_nb` into the
+    people's own fields, then :func:`settle_nb` in place. Returns the index after them."""
+    demo, place, t_next, t_last = ppl[2], ppl[4], ppl[9], ppl[11]
+    draw_day_nb(day, seed, pk, counts, start, demo, place, t_next, t_last)  # place: the route
+    settle_nb(demo, place, t_next, t_last, start, counts, day, ppl, start)
+    return start + counts.sum()
+
+
+@pp.helper_nb
+def draw_day_nb(day, seed, pk, counts, start, demo, route, t_next, t_last):
+    """The draws of the day's departures (:func:`draw_trips_nb`) and of the returnees' pooled
+    days (:func:`pick_returnees_nb`, off the pool), into the arrays from ``start``: what
+    :func:`settle_nb` writes out as people. The departures drawn ahead on another thread are
+    these (corridor.model.departures_ahead)."""
+    if counts.sum() == 0:
+        return
+    draw_trips_nb(
         start,
         counts,
         day,
@@ -837,10 +851,12 @@ def spawn_day_nb(day, seed, pk, counts, start, ppl):
         pk.days_air,
         pk.days_mexico,
         pk.spread,
-        ppl,
+        demo,
+        route,
+        t_next,
+        t_last,
     )
-    returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, ppl)
-    return start + total
+    pick_returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, t_last)
 
 
 @pp.helper_nb

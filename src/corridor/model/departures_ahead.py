@@ -51,9 +51,8 @@ from corridor.model.departure import (
     DeparturePack,
     departure_counts_into_nb,
     departure_flows_nb,
-    draw_trips_nb,
+    draw_day_nb,
     fold_origin_memory_nb,
-    pick_returnees_nb,
     settle_nb,
 )
 from corridor.model.places import BORDER_CITIES
@@ -180,7 +179,8 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
             publish(ctrl, C_FULL, 1)
             break
         ring.returning[slot, :] = pk.returning
-        _draw_day_nb(day, seed, pk, counts, slot * ring.cap, ring)
+        start = slot * ring.cap
+        draw_day_nb(day, seed, pk, counts, start, ring.demo, ring.route, ring.t_next, ring.t_last)
         publish(ctrl, C_DRAWN, day)
         # Days after ``day`` only: the driver cannot pass ``day`` before the next publish.
         while touched < min(day + ring.touch, d1 - 1):
@@ -239,32 +239,6 @@ def hand_counts_nb(day, ring, hist, exposed):
 
 
 @pp.helper_nb
-def _draw_day_nb(day, seed, pk, counts, start, ring):
-    """:func:`corridor.model.departure.spawn_day_nb`'s draws, into the ring from ``start``."""
-    if counts.sum() == 0:
-        return
-    draw_trips_nb(
-        start,
-        counts,
-        day,
-        seed,
-        pk.demo_cdf[pk.fy[day]],
-        pk.darien_p[day],
-        pk.air_p[day],
-        pk.days_south,
-        pk.days_darien,
-        pk.days_air,
-        pk.days_mexico,
-        pk.spread,
-        ring.demo,
-        ring.route,
-        ring.t_next,
-        ring.t_last,
-    )
-    pick_returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, ring.t_last)
-
-
-@pp.helper_nb
 def wait_for_day_nb(ctrl, day):
     """In the driver: 1 once ``day`` is in the ring; 0 if the helper stopped before it (the
     driver draws from here on); -1 if the helper failed."""
@@ -309,21 +283,9 @@ def _undo_nb(first, last, ring, pool):
 
 
 class Helper:
-    """A helper thread for one driver call's days."""
+    """A helper thread for one driver call's days: :func:`draw_ahead_nb` with ``args``."""
 
-    def __init__(
-        self,
-        ring: Ring,
-        d0: int,
-        d1: int,
-        seed: int,
-        pk: DeparturePack,
-        tables: tuple,
-        scale: int,
-        limit: int,
-        fits: np.ndarray,
-        stg: tuple,
-    ) -> None:
+    def __init__(self, ring: Ring, d0: int, pk: DeparturePack, fits: np.ndarray, args: tuple):
         self.ring = ring
         self.d0 = d0
         self.pk = pk
@@ -334,19 +296,13 @@ class Helper:
         ring.ctrl[C_DRAWN] = d0 - 1
         ring.ctrl[C_COUNTED] = d0 - 1
         ring.fits[:] = fits
-        own = pk._replace(
-            mem_in=pk.mem_in.copy(), mem_all=pk.mem_all.copy(), returning=pk.returning.copy()
-        )
         self.thread = threading.Thread(
-            target=self._run,
-            args=(d0, d1, seed, own, tables, scale, limit, stg),
-            name="corridor-departures",
-            daemon=True,
+            target=self._run, args=args, name="corridor-departures", daemon=True
         )
 
     def _run(self, *args) -> None:
         try:
-            draw_ahead_nb(*args[:4], self.ring, *args[4:])
+            draw_ahead_nb(*args)
         except BaseException as e:  # noqa: BLE001 - handed to the driver's thread
             self.errors.append(e)
             self.ring.ctrl[C_FAILED] = 1
@@ -370,7 +326,10 @@ def start(
     by :func:`finish`); ``stg``: the staging pack (harm rates, shelter beds)."""
     if ring.cap == 0 or d1 <= d0:
         return None
-    h = Helper(ring, d0, d1, seed, pk, tables, scale, limit, fits, stg)
+    own = pk._replace(
+        mem_in=pk.mem_in.copy(), mem_all=pk.mem_all.copy(), returning=pk.returning.copy()
+    )
+    h = Helper(ring, d0, pk, fits, (d0, d1, seed, own, ring, tables, scale, limit, stg))
     h.thread.start()
     return h
 
