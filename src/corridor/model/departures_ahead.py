@@ -20,6 +20,11 @@ helper keeps its own copy of the origins' memory (the driver folds the same outc
 own, bit for bit); the pool of returnees and its window count are the helper's during the
 call (the driver only adds those sent home today, cells the helper does not read yet).
 
+The helper also finishes each day the driver has finished, with what the driver never reads
+again: the day's harm incidents, its head counts into the stocks (the driver copies them into
+the ring), and the tables multiplied into people; and it touches the tables' pages weeks
+ahead, so that the system zeroes fresh memory on its core (:func:`draw_ahead_nb`).
+
 When the driver stops before the helper (the people arrays must grow), the days drawn and
 not taken are undone (:func:`finish`): their returnees go back into the pool and the window
 count is recomputed on the next draw, so the next call draws them again, the same. A day with
@@ -74,7 +79,7 @@ TOUCH_DAYS = 32  # how far ahead of its day the helper touches the result tables
 
 class Ring(NamedTuple):
     """The slots the helper draws days into (``cap`` 0: no helper, the driver draws): per
-    agent only the draws (:func:`corridor.model.departure.draw_trips_nb`), 6 bytes, which
+    agent only the draws (:func:`corridor.model.departure.draw_day_nb`), 6 bytes, which
     the driver writes out as people (``settle_nb``): what crosses between the cores is a
     fifth of the 32 bytes of a person."""
 
