@@ -155,27 +155,23 @@ def compact_nb(n, ppl):
 @person_nb
 def move_nb(ppl, i, j):
     """Copy person ``i`` to slot ``j`` (compaction)."""
-    copy_nb(ppl, i, ppl, j)
-
-
-@person_nb
-def copy_nb(src, i, dst, j):
-    """Person ``i`` of the arrays ``src`` into slot ``j`` of ``dst``, every field."""
-    dst[0][j] = src[0][i]
-    dst[1][j] = src[1][i]
-    dst[2][j] = src[2][i]
-    dst[3][j] = src[3][i]
-    dst[4][j] = src[4][i]
-    dst[5][j] = src[5][i]
-    dst[6][j] = src[6][i]
-    dst[7][j] = src[7][i]
-    dst[8][j] = src[8][i]
-    dst[9][j] = src[9][i]
-    dst[10][j] = src[10][i]
-    dst[11][j] = src[11][i]
-    dst[12][j] = src[12][i]
-    dst[13][j] = src[13][i]
-    dst[14][j] = src[14][i]
+    uid, nat, demo, state, place, flags, enc, expl, rem, t_next, t_state, t_last, wake = ppl[:13]
+    thr, thr_reg = ppl[13], ppl[14]
+    uid[j] = uid[i]
+    nat[j] = nat[i]
+    demo[j] = demo[i]
+    state[j] = state[i]
+    place[j] = place[i]
+    flags[j] = flags[i]
+    enc[j] = enc[i]
+    expl[j] = expl[i]
+    rem[j] = rem[i]
+    t_next[j] = t_next[i]
+    t_state[j] = t_state[i]
+    t_last[j] = t_last[i]
+    wake[j] = wake[i]
+    thr[j] = thr[i]
+    thr_reg[j] = thr_reg[i]
 
 
 def compact_numpy(n: int, arrays: dict[str, np.ndarray]) -> int:
