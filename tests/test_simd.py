@@ -1,6 +1,8 @@
 """The vector listings (engine/simd.py) against plain NumPy: the same indices in the same order,
 nothing written at or past the end of the range, for every length and start (the scalar tails
-included) and for all-true, all-false and mixed tests."""
+included) and for all-true, all-false and mixed tests. The listings compile to a vector compress
+or, without one, to a table of bit positions (``simd.native_compress``): both are tested here
+whatever this machine's pass uses."""
 
 import numpy as np
 import pytest
@@ -69,6 +71,58 @@ def test_the_walks_event_list_is_numpys() -> None:
     lv[:64] = -32768  # HOLD: never an event
     todo = np.zeros(CHUNK, dtype=np.uint16)
     m = listing(lv, todo)
+    np.testing.assert_array_equal(todo[:m], np.flatnonzero((lv >= -1) & (lv <= 1)))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_compress_and_table_list_the_same(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """The three listings compiled both ways (the choice is made when a caller compiles, so
+    fresh callers here), against NumPy, with the stores past the count left in bounds."""
+    import numba as nb
+
+    from corridor.engine import simd
+
+    monkeypatch.setattr(simd, "native_compress", lambda lane_bits: native)
+
+    @nb.njit
+    def due(wake, day, look):
+        at = 0
+        for i in range(0, wake.shape[0], 16):
+            at = simd.list_due16(wake, i, day, look, at)
+        return at
+
+    @nb.njit
+    def cand(state, flags, out):
+        at = 0
+        for i in range(0, state.shape[0], 16):
+            at = simd.list_state_flag16(state, pp.WAITING, flags, pp.CBP_ONE, i, out, at)
+        return at
+
+    @nb.njit
+    def events(lv, todo):
+        at = 0
+        for j in range(0, lv.shape[0], 32):
+            at = simd.list_events32(lv, j, todo, at)
+        return at
+
+    rng = np.random.default_rng(16)
+    n = 16 * 64
+    wake = rng.integers(-1, 21, n).astype(np.int16)
+    wake[:32] = pp.NEVER
+    wake[32:48] = -1
+    look = np.full(n, SENTINEL, dtype=np.int64)
+    m = due(wake, 10, look)
+    np.testing.assert_array_equal(look[:m], np.flatnonzero(wake <= 10))
+    state = rng.integers(0, pp.N_ACTIVE_STATES + 2, n).astype(np.uint8)
+    flags = rng.integers(0, 256, n).astype(np.uint8)
+    out = np.full(n, SENTINEL, dtype=np.int64)
+    m = cand(state, flags, out)
+    want = np.flatnonzero((state == pp.WAITING) & ((flags & pp.CBP_ONE) != 0))
+    np.testing.assert_array_equal(out[:m], want)
+    lv = rng.integers(-4, 5, n).astype(np.int16)
+    lv[64:96] = 0  # a whole block of events
+    todo = np.zeros(n, dtype=np.uint16)
+    m = events(lv, todo)
     np.testing.assert_array_equal(todo[:m], np.flatnonzero((lv >= -1) & (lv <= 1)))
 
 

@@ -14,13 +14,84 @@ element read), so the store stays inside ``out`` whenever ``j`` + lanes does.
 Not ``llvm.masked.compressstore``: its vpcompress with a memory operand is microcoded on AMD
 Zen 4, and it halved the graph walk's rate there (5.9e8 against 1.2e9 agent-steps/s on one
 thread, the same results; docs/profile.md).
+
+Where the CPU has no compress instruction for the lane width (:func:`native_compress`), LLVM
+expands it lane by lane (an extract, a store and an add each), and the listings use a table
+instead: eight lanes at a time, the mask's byte picks a row of the positions of its set
+bits, the piece's first index is added and the eight are stored at once. On AMD Zen 3 (AVX2)
+that lists the due people in 0.27 against 1.15 ns a person (docs/profile.md). The same
+indices either way; the choice is made when a caller compiles, and numba's cache is keyed by
+the host CPU's name and features, so a kernel cached on one CPU is never loaded on another.
 """
 
 from __future__ import annotations
 
+import llvmlite.binding as llb
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+_HOST_FEATURES = frozenset(llb.get_host_cpu_features().flatten().split(","))
+
+
+def native_compress(lane_bits: int) -> bool:
+    """Whether this CPU compresses a 512-bit vector of ``lane_bits`` lanes in one instruction:
+    vpcompressd/q (AVX-512F) for 32 and 64 bits, vpcompressb/w (AVX-512 VBMI2) for 8 and 16."""
+    return ("+avx512f" if lane_bits >= 32 else "+avx512vbmi2") in _HOST_FEATURES
+
+
+# The positions of the set bits of each byte, in order, padded with 0: row m lists the k
+# with bit k of m set (the table listing of _append_where_by_table).
+_POSITIONS8 = [[k for k in range(8) if m >> k & 1] for m in range(256)]
+_POSITIONS8 = [row + [0] * (8 - len(row)) for row in _POSITIONS8]
+
+
+def _positions_table(builder):
+    """The module's copy of ``_POSITIONS8`` as a constant [256 x <8 x i8>]."""
+    mod = builder.module
+    name = "corridor_simd_positions8"
+    row = ir.VectorType(ir.IntType(8), 8)
+    ty = ir.ArrayType(row, 256)
+    if name in mod.globals:
+        return mod.globals[name]
+    gv = ir.GlobalVariable(mod, ty, name)
+    gv.linkage = "internal"
+    gv.global_constant = True
+    gv.initializer = ir.Constant(ty, [ir.Constant(row, r) for r in _POSITIONS8])
+    return gv
+
+
+def _append_where_by_table(context, builder, out_ty, out, at, j, mask):
+    """:func:`_append_where` without a vector compress: eight lanes at a time, the byte of
+    the mask picks a row of set-bit positions, ``j`` plus the piece's start is added and all
+    eight are stored at ``out[at]``; ``at`` moves by the byte's bit count."""
+    lanes = mask.type.count
+    o = context.make_array(out_ty)(context, builder, out)
+    elem = context.get_data_type(out_ty.dtype)
+    vec = ir.VectorType(elem, 8)
+    table = _positions_table(builder)
+    i32 = ir.IntType(32)
+    bits = _fit(builder, builder.bitcast(mask, ir.IntType(lanes)), ir.IntType(64))
+    for s in range(lanes // 8):
+        byte = builder.and_(
+            builder.lshr(bits, ir.Constant(bits.type, 8 * s)), ir.Constant(bits.type, 255)
+        )
+        row = builder.load(builder.gep(table, [ir.Constant(i32, 0), byte]), align=8)
+        start = _fit(builder, builder.add(j, ir.Constant(j.type, 8 * s)), elem)
+        idx = builder.add(builder.zext(row, vec), _splat(builder, start, vec))
+        dst = builder.bitcast(builder.gep(o.data, [at]), vec.as_pointer())
+        builder.store(idx, dst, align=out_ty.dtype.bitwidth // 8)
+        at = builder.add(at, _fit(builder, builder.ctpop(byte), at.type))
+    return at
+
+
+def _fit(builder, value, ty):
+    """An integer ``value`` as integer type ``ty`` (truncated or zero-extended)."""
+    if value.type.width > ty.width:
+        return builder.trunc(value, ty)
+    if value.type.width < ty.width:
+        return builder.zext(value, ty)
+    return value
 
 
 def _splat(builder, value, vec_ty):
@@ -48,6 +119,8 @@ def _append_where(context, builder, out_ty, out, at, j, mask):
     do) and is widened to ``out``'s type to be stored: LLVM's compress of a wider vector
     (16 x i64) crashed at run time here."""
     lanes = mask.type.count
+    if not native_compress(512 // lanes):
+        return _append_where_by_table(context, builder, out_ty, out, at, j, mask)
     o = context.make_array(out_ty)(context, builder, out)
     elem = context.get_data_type(out_ty.dtype)
     lane = ir.IntType(512 // lanes)
