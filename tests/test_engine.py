@@ -440,3 +440,19 @@ def test_a_dropped_result_frees_its_tables_at_once(make_scenario) -> None:
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_index_nb_keeps_every_person_index():
+    """``pp.index_nb`` only tells LLVM the index is never negative: any index a list can hold
+    (0 up to the largest array) comes back unchanged, in a compiled loop and in Python."""
+    idx = np.array([0, 1, 7, 2**31 - 1, 2**31, 2**62 + 3], dtype=np.int64)
+
+    @numba.njit
+    def through(a):
+        out = np.empty_like(a)
+        for x in range(a.shape[0]):
+            out[x] = pp.index_nb(a[x])
+        return out
+
+    assert np.array_equal(through(idx), idx)
+    assert [int(pp.index_nb(int(i))) for i in idx] == idx.tolist()

@@ -86,6 +86,18 @@ def person_nb(fn):
     return nb.njit(cache=True, inline="always")(fn)
 
 
+# A person's index read from a list has its sign bit cleared (:func:`index_nb`): numba wraps a
+# negative signed index around the array's end, and with the bit known clear LLVM drops that
+# code (and the array lengths it keeps live) from every field access that follows.
+INDEX = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@nb.njit(cache=True, inline="always")
+def index_nb(i):
+    """Person index ``i`` (never negative) as LLVM can tell is never negative."""
+    return i & INDEX
+
+
 def loop_nb(fn):
     """``@njit`` for a loop over people that calls :func:`person_nb` functions: compiled
     without numba's reference counting (``_nrt=False``), which would otherwise take and drop

@@ -280,7 +280,7 @@ def pass_range_nb(
     n_cust = 0
     n_mpp = 0
     for x in range(lo, lo + due_list_nb(lo, hi, day, wake, road)):
-        i = road[x]
+        i = pp.index_nb(road[x])
         s = state[i]
         road[lo + n_road] = i
         n_road += s <= pp.MEXICO_DETAINED
@@ -296,7 +296,7 @@ def pass_range_nb(
     # wait) go back into ``road`` (in place) for the border's loop.
     n_arr = 0
     for x in range(lo, lo + n_road):
-        i = road[x]
+        i = pp.index_nb(road[x])
         if not transit.due_nb(i, day, h_cum, ppl):
             wake[i] = _wake_nb(i, day, h_cum, hazard, h_max, register_cum, min_wait, ppl)
             continue
@@ -319,7 +319,7 @@ def pass_range_nb(
     # Under MPP: the day's chance of giving up; those still waiting for a hearing due today
     # stay in ``due`` (in place).
     for x in range(lo, lo + n_mpp):
-        i = due[x]
+        i = pp.index_nb(due[x])
         k0 = count_key_nb(i, ppl)
         _stage_nb(i, day, s_keys, cross, give_up, stg, ppl, flows)
         n_gone += _moved_nb(i, k0, ppl, counts, pool, gone, lo + n_gone)
@@ -332,8 +332,8 @@ def pass_range_nb(
     b = lo
     none = np.iinfo(np.int64).max
     while a < lo + n_wait or b < lo + n_arr:
-        wi = waits[a] if a < lo + n_wait else none
-        ri = road[b] if b < lo + n_arr else none
+        wi = pp.index_nb(waits[a]) if a < lo + n_wait else none
+        ri = pp.index_nb(road[b]) if b < lo + n_arr else none
         if wi < ri:
             i = wi
             a += 1

@@ -357,7 +357,8 @@ def run_days_nb(
 def _shift_counts_nb(listed, ppl, cells, sign, pool):
     """Take the listed people out of the head counts (``sign`` -1) or put them back in (+1)
     around a phase that changes them; after it (+1), those it sent home go into ``pool``."""
-    for i in listed:
+    for x in listed:
+        i = pp.index_nb(x)
         k = count_key_nb(i, ppl)
         if k >= 0:
             cells[k] += sign
@@ -369,7 +370,8 @@ def _shift_counts_nb(listed, ppl, cells, sign, pool):
 def _hearings_nb(due, day, key, relief, home_after, ppl, flows, cells, pool):
     """The MPP hearings of those listed (each touches only that person: any order), their
     head counts moved in ``cells`` (those sent home into ``pool``)."""
-    for i in due:
+    for x in due:
+        i = pp.index_nb(x)
         k0 = count_key_nb(i, ppl)
         hearing_nb(i, day, key, relief, home_after, ppl, flows)
         moved_nb(i, k0, ppl, cells, pool)
@@ -430,7 +432,7 @@ def _cross_nb(
         wi = cand[b] if b < cand.shape[0] else none
         if ci == none and wi == none:
             break
-        i = min(ci, wi)
+        i = pp.index_nb(min(ci, wi))
         if ci == i:
             a += 1
         if wi == i:

@@ -159,7 +159,8 @@ def remove_nb(cust, day, seats, max_days, ppl, flows):
     n_nat = seats.shape[0]
     if seats.sum() > 0 and cust.shape[0] > 0:
         remaining = seats.copy()
-        for i in fifo_nb(cust, t_state):
+        for x in fifo_nb(cust, t_state):
+            i = pp.index_nb(x)
             a = nat[i]
             if a < n_nat and remaining[a] > 0:
                 remaining[a] -= 1
@@ -170,7 +171,8 @@ def remove_nb(cust, day, seats, max_days, ppl, flows):
                 if rem[i] < 255:
                     rem[i] += 1
                 left += 1
-    for i in cust:
+    for x in cust:
+        i = pp.index_nb(x)
         if state[i] == pp.US_CUSTODY and day - t_state[i] >= max_days:
             flows[_REL, nat[i], place[i]] += 1
             state[i] = pp.IN_US
