@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from corridor.engine.memory import zeroed
 from corridor.engine.params import Param, table
 from corridor.engine.people import People
 from corridor.engine.series import N_FLOWS, N_STOCKS
@@ -97,9 +98,9 @@ class Simulation:
         self.levers = lever_table(scn)
         self.people = People(capacity=self._capacity_guess())
         self.res = Results(
-            flows=np.zeros((self.n_days, N_FLOWS, N_NAT, N_PLACES), dtype=np.int32),
-            stocks=np.zeros((self.n_days, N_STOCKS, N_NAT, N_PLACES), dtype=np.int32),
-            cbp=np.zeros((self.n_days, 2, 2, len(DEMOGRAPHICS), N_NAT), dtype=np.int32),
+            flows=zeroed((self.n_days, N_FLOWS, N_NAT, N_PLACES), np.int32),
+            stocks=zeroed((self.n_days, N_STOCKS, N_NAT, N_PLACES), np.int32),
+            cbp=zeroed((self.n_days, 2, 2, len(DEMOGRAPHICS), N_NAT), np.int32),
         )
         self.modules = [m(self) for m in modules]
         self.res.timings = {m.name: 0.0 for m in self.modules}

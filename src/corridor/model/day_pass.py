@@ -439,7 +439,7 @@ def _add_into(dst, src):
             b[x] = 0
 
 
-@nb.njit(cache=True)
+@pp.loop_nb
 def travel_and_wait_nb(
     day,
     seed,
@@ -468,6 +468,8 @@ def travel_and_wait_nb(
     look,
     held,
     gone,
+    bounds,
+    out,
 ):
     """Transit, then staging, for those due today. First, with ``compact``, the people move
     down over the absorbed. ``hist``: the head counts, kept up to date (ranges after the first
@@ -481,8 +483,10 @@ def travel_and_wait_nb(
     Fills ``crossers`` (those who try to cross), ``cand`` (registered and waiting, when there
     is a ``lottery`` today), ``cust`` (in US custody) and ``due`` (MPP hearing due), in array
     order; ``look`` (who is due), ``held`` and ``gone`` (for a split day) are scratch, as
-    long as the people arrays (allocated once by the caller, not each day). Returns (the new
-    array length, the lists' lengths, INM's deportations today)."""
+    long as the people arrays, and so are ``bounds`` [ranges + 1] and ``out`` [ranges, 5]
+    (allocated once by the caller, not each day: this compiles without numba's reference
+    counting, :func:`corridor.engine.people.loop_nb`). Returns (the new array length, the
+    lists' lengths, INM's deportations today)."""
     if compact:
         n = compact_nb(n, ppl, pool)
     t_keys = transit_keys_nb(seed, day)
@@ -516,10 +520,11 @@ def travel_and_wait_nb(
         )
     else:
         counts_x = hist_x.reshape(hist_x.shape[0], -1)
-        bounds = np.empty(split + 1, dtype=np.int64)
+        bounds = bounds[: split + 1]
         for c in range(split + 1):
             bounds[c] = n * c // split
-        out = np.zeros((split, 5), dtype=np.int64)
+        out = out[:split]
+        out[:] = 0
         _pass_split_nb(
             bounds,
             day,

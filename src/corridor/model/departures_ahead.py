@@ -188,7 +188,10 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
         draw_day_nb(day, seed, pk, counts, start, ring.demo, ring.route, ring.t_next, ring.t_last)
         publish(ctrl, C_DRAWN, day)
         # Days after ``day`` only: the driver cannot pass ``day`` before the next publish.
-        while touched < min(day + ring.touch, d1 - 1):
+        # Two days' pages a day drawn at most, so that the first days are not held up by
+        # ``ring.touch`` days of pages at once (the driver waits for each day's draws).
+        upto = min(day + ring.touch, d1 - 1, touched + 2)
+        while touched < upto:
             touched += 1
             touch_pages(tables[0][touched].reshape(-1))
             touch_pages(tables[1][touched].reshape(-1))

@@ -102,9 +102,14 @@ def draw_lottery_nb(key, cand, uid, slots, event):
     hp = np.empty(slots)
     hu = np.empty(slots, dtype=np.int64)
     hj = np.empty(slots, dtype=np.int64)
+    pri = np.empty(m)
+    for j in range(m):  # the draws first, in a loop of their own that LLVM vectorises
+        pri[j] = uniform_nb(key, uid[pp.index_nb(cand[j])])
     for j in range(m):
-        p = uniform_nb(key, uid[cand[j]])
-        u = uid[cand[j]]
+        p = pri[j]
+        if j >= slots and p > hp[0]:  # most candidates: worse than the worst winner so far
+            continue
+        u = uid[pp.index_nb(cand[j])]
         if j < slots:  # fill, sifting up
             k = j
             while k > 0:

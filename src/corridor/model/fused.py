@@ -196,6 +196,8 @@ def run_days_nb(
     cells = hist.reshape(-1)
     hist_x = np.zeros((extra,) + hist.shape, dtype=hist.dtype)
     flows_x = np.zeros((extra,) + flows.shape[1:], dtype=flows.dtype)
+    bounds = np.empty(max(split, 1) + 1, dtype=np.int64)  # a split day's ranges (day_pass)
+    out = np.zeros((max(split, 1), 5), dtype=np.int64)
     seats = np.empty(rem.seat_carry.shape[0], dtype=np.int64)
     flight_room = np.empty(n_nat, dtype=np.int64)
     k_sector = sector_key_nb(seed)
@@ -262,6 +264,8 @@ def run_days_nb(
             look,
             held,
             gone,
+            bounds,
+            out,
         )
         if ring.cap == 0:  # else the helper draws them (departures_ahead)
             harm_nb(
