@@ -17,6 +17,8 @@ import math
 import numba as nb
 import numpy as np
 
+from corridor.engine.people import index_nb
+
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -205,7 +207,7 @@ def first_reaching_nb(cum: np.ndarray, x, start: int) -> int:
     of looking each day. The comparison is the one the day's check makes."""
     lo, hi = start, cum.shape[0]
     while lo < hi:
-        mid = (lo + hi) >> 1
+        mid = index_nb((lo + hi) >> 1)  # never negative: no wraparound (engine.people)
         if cum[mid] >= x:
             hi = mid
         else:

@@ -429,11 +429,11 @@ def wake_nb(i, day, hazard, hazard_max, register_cum, min_wait, ppl):
     if thr != thr:  # pp.PENDING
         w = ppl[10][i] + min_wait
     else:
-        k = _KIND[ppl[5][i] & _KIND_BITS]
+        k = pp.index_nb(_KIND[ppl[5][i] & _KIND_BITS])
         days = (thr - hazard[1, k, ppl[1][i]] - 1e-9) / hazard_max[k]
         w = day + int(math.ceil(days)) if days < pp.NEVER else pp.NEVER
     last = register_cum.shape[0] - 1
-    if w > day + 1 and register_cum[min(w - 1, last)] >= ppl[14][i]:  # registers first
+    if w > day + 1 and register_cum[pp.index_nb(min(w - 1, last))] >= ppl[14][i]:  # registers first
         w = first_reaching_nb(register_cum, ppl[14][i], day + 1)
     return w
 
@@ -685,7 +685,7 @@ def due_nb(i, day, hazard, register_cum, min_wait, ppl):
     the minimum wait with none drawn yet): :func:`staging_person_nb` leaves everyone else as
     they are."""
     thr = ppl[13][i]
-    h = hazard[1, _KIND[ppl[5][i] & _KIND_BITS], ppl[1][i]]
+    h = hazard[1, pp.index_nb(_KIND[ppl[5][i] & _KIND_BITS]), ppl[1][i]]
     pending = (thr != thr) & (day - ppl[10][i] >= min_wait)  # NaN: pp.PENDING
     return (h >= thr) | (register_cum[day] >= ppl[14][i]) | pending  # no branch: see day_pass
 
@@ -729,7 +729,7 @@ def staging_person_nb(
         return False
     a = nat[i]
     f = flags[i]
-    kind = _KIND[f & _KIND_BITS]  # a lookup, not branches on mixed flags
+    kind = pp.index_nb(_KIND[f & _KIND_BITS])  # a lookup, not branches on mixed flags
     if thr[i] != thr[i]:  # pp.PENDING
         if day - t_state[i] < min_wait:
             return False

@@ -515,6 +515,6 @@ def wake_nb(i, day, h_cum, ppl):
     exactly: ``t_next``, or the day INM's summed hazard reaches their threshold, if sooner
     (looked up only if it is)."""
     t = ppl[9][i]
-    if t <= day + 1 or h_cum[min(t - 1, h_cum.shape[0] - 1)] < ppl[13][i]:
+    if t <= day + 1 or h_cum[pp.index_nb(min(t - 1, h_cum.shape[0] - 1))] < ppl[13][i]:
         return t
     return first_reaching_nb(h_cum, ppl[13][i], day + 1)
