@@ -167,6 +167,13 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
     touched = d0  # the driver touches its first day itself
     finished = d0 - 1
     for day in range(d0, d1):
+        # A day the driver finished, while it is not waiting for this one's draws: else the
+        # finishing lags while the helper draws, and the driver waits at the end of a day for
+        # a ring slot to come free (hand_counts_nb).
+        done = seen(ctrl, C_DONE)
+        if finished < done and day > done + 1:
+            finished += 1
+            _finish_day_nb(finished, seed, ring, tables, scale, limit, stg)
         while seen(ctrl, C_DONE) < day - ring.lead and seen(ctrl, C_STOP) == 0:
             if finished < seen(ctrl, C_DONE):
                 finished += 1
