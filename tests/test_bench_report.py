@@ -41,3 +41,15 @@ def test_the_resumed_rerun_is_shown_but_the_verdict_is_the_run_from_the_start() 
     aim, value, ok = bench.aims(res)[2]
     assert aim.startswith("scale 100") and ok == "**no**"
     assert "300 ms median" in value and "decision date: 50 ms" in value
+
+
+def test_the_profile_names_numba_symbols_by_module_and_function() -> None:
+    """``profile_driver.py`` labels the driver's linked functions from numba's mangled names
+    (lengths before each part, an ABI tag after); its Python wrappers are marked as such."""
+    import profile_driver as prof
+
+    name = "_ZN8corridor5model8day_pass13pass_range_nbB4v391B40c8tJTIeFIjxB2IKSgI4CrvE"
+    assert prof._demangle(name) == "day_pass.pass_range_nb"
+    wrapper = "_ZN7cpython8corridor5model5fused11run_days_nbB4v318B40c8tJTIeFExx"
+    assert prof._demangle(wrapper) == "fused.run_days_nb (Python wrapper)"
+    assert prof._demangle("printf_format") == "printf_format"
