@@ -401,10 +401,8 @@ class Departure(Module):
         emergency authority is not announced at origins). A harsher policy holds people back
         at home, a more lenient one draws them, until outcomes heard through the pull take
         over as the announcement fades."""
-        stg = self.sim.module("staging")
-        sev = stg.severity()
-        w = stg.announcement_weight(sev)
-        return np.exp(-self.p["origin_deterrence"] * w * stg.announced_change(sev))
+        w, change = self.sim.module("staging").announcement()
+        return np.exp(-self.p["origin_deterrence"] * w * change)
 
     def policy_multipliers(self) -> np.ndarray:
         """Push multipliers [day, nat] from aid, sanctions, embargo and legalisation, each

@@ -259,13 +259,14 @@ class Processing(Module):
         t8 = np.minimum(t8, 1.0)
         p42 = np.zeros((sim.n_days, len(NATIONALITIES)))
         p8 = np.zeros((sim.n_days, len(NATIONALITIES)))
+        t42_share = self.t42_share()
         for d in range(len(DEMOGRAPHICS)):
             if d == _UAC:
                 continue
             mex = p["mexican_return_share_adult"] if d == _SA else p["mexican_return_share_family"]
             t8_d = t8.copy()
             t8_d[:, 0] = mex
-            s42 = t42 * self.t42_share()[:, d, None]
+            s42 = t42 * t42_share[:, d, None]
             p42 += shares[:, :, d] * s42
             p8 += shares[:, :, d] * (1.0 - s42) * t8_d
         return p42, p8

@@ -290,6 +290,7 @@ class Staging(Module):
         )
         self.register = np.where(sim.lever("us.cbp_one_per_day") > 0, p["register_per_day"], 0.0)
         self._severity: dict[bool, np.ndarray] = {}
+        self._announcement: tuple[np.ndarray, np.ndarray] | None = None
 
     def cross_by_nationality(self) -> np.ndarray:
         """Crossing hazards [day, kind, nat] before deterrence (``cross_today_nb`` applies it)."""
@@ -331,19 +332,36 @@ class Staging(Module):
             out[changed, a] = changed
         return np.maximum.accumulate(out, axis=0)
 
-    def announcement_weight(self, severity: np.ndarray) -> np.ndarray:
+    def announcement_weight(
+        self, severity: np.ndarray, last: np.ndarray | None = None
+    ) -> np.ndarray:
         """exp(-days since the severity last changed / fade) [day, nat]: 1 the day a policy
-        changes, fading as outcomes are heard; 0 before any change in the run."""
-        last = self.last_change(severity)
+        changes, fading as outcomes are heard; 0 before any change in the run. ``last``:
+        :meth:`last_change` of ``severity``, if the caller has it."""
+        last = self.last_change(severity) if last is None else last
         since = np.arange(severity.shape[0])[:, None] - last
         return np.where(last >= 0, np.exp(-since / self.p["announcement_fade_days"]), 0.0)
 
-    def announced_change(self, severity: np.ndarray) -> np.ndarray:
+    def announced_change(self, severity: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
         """The severity now less the severity before its last change [day, nat] (0 before any
         change in the run): what an announcement says is different."""
-        last = self.last_change(severity)
+        last = self.last_change(severity) if last is None else last
         before = np.take_along_axis(severity, np.maximum(last - 1, 0), axis=0)
         return np.where(last >= 0, severity - before, 0.0)
+
+    def announcement(self) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`announcement_weight`, :meth:`announced_change`) of the scheduled
+        :meth:`severity`, computed once per simulation from one :meth:`last_change` (the
+        staging and departure packs both read them); callers get copies."""
+        if self._announcement is None:
+            sev = self.severity()
+            last = self.last_change(sev)
+            self._announcement = (
+                self.announcement_weight(sev, last),
+                self.announced_change(sev, last),
+            )
+        weight, change = self._announcement
+        return weight.copy(), change.copy()
 
     def pack(self) -> StagingPack:
         """Schedules and parameters for the fused driver (same values step uses)."""
@@ -375,7 +393,7 @@ class Staging(Module):
             c(self.severity(emergency=True), dtype=np.float64),
             self.sim.module("bookkeeping").emergency,
             float(p["announcement_fade_days"]),
-            c(self.announcement_weight(sev), dtype=np.float64),
+            c(self.announcement()[0], dtype=np.float64),
             float(p["policy_deterrence"]),
             float(p["recrosser_deterrence"]),
             float(p["expulsion_weight"]),
