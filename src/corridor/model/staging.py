@@ -344,7 +344,8 @@ class Staging(Module):
 
     def announced_change(self, severity: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
         """The severity now less the severity before its last change [day, nat] (0 before any
-        change in the run): what an announcement says is different."""
+        change in the run): what an announcement says is different. ``last``: as for
+        :meth:`announcement_weight`."""
         last = self.last_change(severity) if last is None else last
         before = np.take_along_axis(severity, np.maximum(last - 1, 0), axis=0)
         return np.where(last >= 0, severity - before, 0.0)
