@@ -137,26 +137,28 @@ def main(runs: int) -> None:
     ).stdout
     rows = [line.split(None, 3) for line in script.splitlines() if line.strip()]
     pid = rows[0][0]  # the first sample is the child's own thread, whose id is the pid
-    jit_map = [line.split() for line in open(f"/tmp/perf-{pid}.map")]
+    jit_map = [line.split(None, 2) for line in open(f"/tmp/perf-{pid}.map")]
     t0, t1 = (float(x) for x in open(f"/tmp/perf-{pid}.window").read().split())
     os.unlink(f"/tmp/perf-{pid}.map")
     os.unlink(f"/tmp/perf-{pid}.window")
     rows = [(r[0], r[2], r[3] if len(r) > 3 else "?") for r in rows if t0 <= float(r[1][:-1]) <= t1]
-    base = next(int(a, 16) for a, _, n in jit_map if n.endswith("fused.run_days_nb"))
+    base = next(int(a, 16) for a, _, n in jit_map if n.strip().endswith("fused.run_days_nb"))
     syms = _driver_symbols()
     main_tid = Counter(r[0] for r in rows).most_common(1)[0][0]
-    by_fn: Counter[str] = Counter()
-    for r in rows:
-        if r[0] != main_tid:
-            continue
-        off = int(r[1], 16) - base
-        fn = next((n for a, s, n in syms if a <= off < a + s), None)
-        by_fn[f"driver: {fn}" if fn else r[2].strip()] += 1
-    total = sum(by_fn.values())
-    per_run = total / RATE / runs * 1e3
-    print(f"{total} samples of the main thread in {runs} timed runs ({per_run:.0f} ms a run)")
-    for name, n in by_fn.most_common(25):
-        print(f"{n / total:6.1%} {n / RATE / runs * 1e3:6.1f} ms  {name}")
+    # The helper is a new thread each run: the other threads' samples are summed.
+    for on_main, label, top in ((True, "main thread", 25), (False, "other threads", 10)):
+        by_fn: Counter[str] = Counter()
+        for r in rows:
+            if (r[0] == main_tid) != on_main:
+                continue
+            off = int(r[1], 16) - base
+            fn = next((n for a, s, n in syms if a <= off < a + s), None)
+            by_fn[f"driver: {fn}" if fn else r[2].strip()] += 1
+        total = sum(by_fn.values())
+        per_run = total / RATE / runs * 1e3
+        print(f"{total} samples of the {label} in {runs} timed runs ({per_run:.0f} ms a run)")
+        for name, n in by_fn.most_common(top):
+            print(f"{n / total:6.1%} {n / RATE / runs * 1e3:6.1f} ms  {name}")
 
 
 if __name__ == "__main__":
