@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -78,6 +78,14 @@ class Results:
         self.scale = scale
 
 
+@lru_cache(maxsize=64)
+def _lever_columns(prefix: str, names: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    """For :meth:`Simulation.lever_over`: the names' positions that have a lever, and its
+    column in the lever table."""
+    at = [j for j, name in enumerate(names) if f"{prefix}.{name}" in KEY_INDEX]
+    return at, [KEY_INDEX[f"{prefix}.{names[j]}"] for j in at]
+
+
 class Simulation:
     """One scenario, one seed: the people, the modules and the day loop."""
 
@@ -119,10 +127,9 @@ class Simulation:
         """A per-place or per-nationality lever on every day: [day, len(names)] (0 where the
         lever has no entry for a name, e.g. flights to Mexico)."""
         out = np.zeros((self.n_days, len(names)))
-        for j, name in enumerate(names):
-            key = f"{prefix}.{name}"
-            if key in KEY_INDEX:
-                out[:, j] = self.levers[:, KEY_INDEX[key]]
+        at, keys = _lever_columns(prefix, names)
+        if at:
+            out[:, at] = self.levers[:, keys]
         return out
 
     def close(self) -> None:

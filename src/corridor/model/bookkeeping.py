@@ -23,7 +23,6 @@ from corridor.engine.sim import Module
 from corridor.model.departure import home_to_pool_nb, pool_once_nb, remember_nb
 from corridor.model.places import BORDER_CITIES, N_NAT, N_PLACES, PLACE
 from corridor.model.staging import shelter_split_nb
-from corridor.scenario.levers import KEY_INDEX
 
 _ST_MPP_HEARING = STREAM["mpp_hearing"]
 
@@ -102,12 +101,11 @@ class Bookkeeping(Module):
         """Parameters, next-day thresholds and the module's arrays for the fused driver."""
         sim = self.sim
         nxt = np.minimum(np.arange(sim.n_days) + 1, sim.n_days - 1)
-        lv = sim.levers[nxt]
         return BookkeepingPack(
             float(self.p["mpp_relief_prob"]),
             float(self.p["mpp_home_after_order"]),
-            np.ascontiguousarray(lv[:, KEY_INDEX["us.emergency_authority.on_above_per_day"]]),
-            np.ascontiguousarray(lv[:, KEY_INDEX["us.emergency_authority.off_below_per_day"]]),
+            sim.lever("us.emergency_authority.on_above_per_day")[nxt],
+            sim.lever("us.emergency_authority.off_below_per_day")[nxt],
             float(self.p["emergency_off_days"]),
             int(sim.scale),
             self.daily_encounters,

@@ -15,6 +15,7 @@ re-encounter rate looks back 12 months).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numba as nb
@@ -461,7 +462,12 @@ class Departure(Module):
 
 def fiscal_year_index(scn) -> np.ndarray:
     """Index into FY2020..FY2024 for each day (clipped)."""
-    dates = np.arange(scn.n_days) + np.datetime64(scn.start)
+    return _fiscal_year_index(scn.start, scn.n_days).copy()
+
+
+@lru_cache(maxsize=16)
+def _fiscal_year_index(start, n_days: int) -> np.ndarray:
+    dates = np.arange(n_days) + np.datetime64(start)
     months = dates.astype("M8[M]").astype(np.int64)
     fy = 1970 + (months + 3) // 12  # fiscal year starts in October
     return np.clip(fy - 2020, 0, 4)

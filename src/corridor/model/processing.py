@@ -250,8 +250,6 @@ class Processing(Module):
         back. The emergency switch, which depends on the day's encounters, is not announced.
         """
         sim, p = self.sim, self.p
-        # [day, nat, demo]
-        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]
         t42 = self.t42[:, None] * ((self.accepts > 0) | (self.flights > 0))  # [day, nat]
         flight = (self.flights > 0).astype(float)
         sendable = np.maximum(flight, self.takeback > 0)
@@ -267,20 +265,26 @@ class Processing(Module):
             t8_d = t8.copy()
             t8_d[:, 0] = mex
             s42 = t42 * t42_share[:, d, None]
-            p42 += shares[:, :, d] * s42
-            p8 += shares[:, :, d] * (1.0 - s42) * t8_d
+            share = self.demographic_share(d)
+            p42 += share * s42
+            p8 += share * (1.0 - s42) * t8_d
         return p42, p8
+
+    def demographic_share(self, d: int) -> np.ndarray:
+        """Demographic ``d``'s share of each nationality's crossers [day, nat], by the fiscal
+        year's mix (what the run's data says, to its last month)."""
+        sim = self.sim
+        by_year = inputs.demographic_shares(sim.data_end)[:, :, d]  # [fiscal year, nat]
+        return by_year[fiscal_year_index(sim.scn)]
 
     def announced_emergency(self) -> np.ndarray:
         """P(sent back) [day, nat] for someone crossing between ports while an emergency
         authority is on, as :func:`_decide` has it without capacity limits: returned where
         Mexico accepts the nationality or takes it back, detained for removal where flights
         exist; children alone never. Counted as a Title 8 consequence (a removal order)."""
-        sim = self.sim
-        shares = inputs.demographic_shares(sim.data_end)[fiscal_year_index(sim.scn)]
         sendable = (self.accepts > 0) | (self.takeback > 0) | (self.flights > 0)
         sendable[:, 0] = True  # Mexicans
-        not_uac = 1.0 - shares[:, :, _UAC]
+        not_uac = 1.0 - self.demographic_share(_UAC)
         return sendable * not_uac
 
     def pack(self) -> ProcessingPack:

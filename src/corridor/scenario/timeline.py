@@ -114,8 +114,10 @@ def with_overrides(scn: Scenario, sets: dict[str, Any]) -> Scenario:
 
 
 def lever_table(scn: Scenario) -> np.ndarray:
-    """Values of every concrete lever on every day of the scenario (float64, days x levers)."""
-    table = np.empty((scn.n_days, N_KEYS), dtype=np.float64)
+    """Values of every concrete lever on every day of the scenario (float64, days x levers).
+    Stored lever by lever (Fortran order): events write, and modules read, a lever's days
+    as one contiguous run."""
+    table = np.empty((N_KEYS, scn.n_days), dtype=np.float64).T
     table[:] = np.array([default for _, _, default in CONCRETE])
     for city, spec in scn.places.items():
         if spec.shelter_beds is not None:
