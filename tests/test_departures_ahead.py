@@ -1,7 +1,9 @@
 """The departures drawn ahead on a helper thread (corridor.model.departures_ahead) against the
 driver drawing them itself: the same run bit for bit, when the arrays must grow mid-run (the
 days drawn and not taken are undone), when a day does not fit a slot (the driver takes over),
-in chunks, resumed from a checkpoint; a failing helper is an error, not a hang."""
+in chunks, resumed from a checkpoint; a failing helper is an error, not a hang. Every run
+with the helper here writes recycled tables left full of junk (engine.memory): the helper
+and the driver must zero every row before it is written."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 import corridor
 from corridor.api import prepare
+from corridor.engine import memory
 from corridor.engine.people import FIELDS, People
 from corridor.engine.sim import Simulation
 from corridor.model import departures_ahead as ahead
@@ -42,6 +45,37 @@ def _assert_same(a: Simulation, b: Simulation) -> None:
     da, db = a.module("departure"), b.module("departure")
     for attr in ("mem_in", "mem_all", "pool", "avail", "returning"):
         np.testing.assert_array_equal(getattr(da, attr), getattr(db, attr), err_msg=attr)
+
+
+JUNK = 0xA5  # every byte of a recycled table before a run
+
+
+def _junk_kept(shapes) -> None:
+    """Kept mappings for tables of these shapes (int32), nothing viewing them, full of junk."""
+    memory.release_kept()
+    for shape in shapes:
+        a = memory.zeroed(shape, np.int32)
+        assert memory.keep(a)
+        a.view(np.uint8)[...] = JUNK
+
+
+@pytest.fixture(autouse=True)
+def junk_tables(monkeypatch):
+    """Before each test, junk in recycled tables of the baseline's sizes; ``recycled``
+    counts the runs that took them."""
+    res = _sim().res
+    _junk_kept([t.shape for t in (res.flows, res.stocks, res.cbp)])
+    seen = {"recycled": 0}
+    real = fused._recycle_tables
+
+    def recycle(res):
+        took = real(res)
+        seen["recycled"] += took
+        return took
+
+    monkeypatch.setattr(fused, "_recycle_tables", recycle)
+    yield seen
+    memory.release_kept()
 
 
 @pytest.fixture()
@@ -82,15 +116,49 @@ def drawn_by_driver() -> Simulation:
     return sim
 
 
-def test_baseline_with_the_helper_equals_the_driver_alone(drawn_by_driver, counted) -> None:
+def test_baseline_with_the_helper_equals_the_driver_alone(
+    drawn_by_driver, counted, junk_tables
+) -> None:
     sim = _sim()
     sim.run(fused=True)
     assert counted["helpers"] == 1 and counted["rings"][0].cap > 0
+    assert junk_tables["recycled"] == 1  # on the junk tables
     _assert_same(drawn_by_driver, sim)
     assert sim.res.flows.sum() > 0
 
 
-def test_growing_mid_run_undoes_the_days_drawn_ahead(drawn_by_driver, counted, monkeypatch):
+def test_a_run_keeps_its_tables_for_the_next(drawn_by_driver, junk_tables) -> None:
+    """With nothing kept, a run keeps its fresh tables; while its results live the next run
+    takes fresh ones; once they are dropped it takes them over, the same results."""
+    memory.release_kept()
+    first = _sim()
+    first.run(fused=True)
+    assert junk_tables["recycled"] == 0
+    flows = first.res.flows
+    second = _sim()
+    second.run(fused=True)
+    assert junk_tables["recycled"] == 0 and not np.shares_memory(second.res.flows, flows)
+    _assert_same(drawn_by_driver, second)
+    first.close()  # the modules point back at the simulation: without, gc frees it later
+    second.close()
+    del first, flows, second
+    third = _sim()
+    third.run(fused=True)
+    assert junk_tables["recycled"] == 1
+    _assert_same(drawn_by_driver, third)
+
+
+def test_the_driver_alone_never_takes_recycled_tables(junk_tables, monkeypatch) -> None:
+    monkeypatch.setattr(fused, "DRAW_AHEAD", False)
+    sim = _sim()
+    sim.run(fused=True)
+    assert junk_tables["recycled"] == 0
+    assert not (sim.res.flows.view(np.uint8) == JUNK).all()
+
+
+def test_growing_mid_run_undoes_the_days_drawn_ahead(
+    drawn_by_driver, counted, monkeypatch, junk_tables
+):
     """With no room set aside the driver stops before each day that would overflow; the
     helper has drawn days past it, which are put back (returnees into the pool) and drawn
     again by the next call: the same run."""
@@ -100,13 +168,15 @@ def test_growing_mid_run_undoes_the_days_drawn_ahead(drawn_by_driver, counted, m
     sim.event = np.zeros(1024, dtype=np.uint8)
     sim.run(fused=True)
     assert counted["helpers"] > 2  # it had to grow, with a helper each call
-    assert counted["undone"] > 0
+    assert counted["undone"] > 0 and junk_tables["recycled"] == 1
     _assert_same(drawn_by_driver, sim)
 
 
-def test_a_day_too_big_for_a_slot_hands_back_to_the_driver(drawn_by_driver, counted, monkeypatch):
+def test_a_day_too_big_for_a_slot_hands_back_to_the_driver(
+    drawn_by_driver, counted, monkeypatch, junk_tables
+):
     """Slots of 40 agents: the helper stops at the first bigger day, the driver draws that day
-    and the rest itself."""
+    and the rest itself (and zeroes the rest of the recycled tables' rows)."""
     monkeypatch.setattr(
         ahead, "_ring", lambda cap, n_nat, lead, real=ahead._ring: real(min(cap, 40), n_nat, lead)
     )
@@ -115,14 +185,16 @@ def test_a_day_too_big_for_a_slot_hands_back_to_the_driver(drawn_by_driver, coun
     ring = counted["rings"][0]
     assert ring.cap == 40 and ring.ctrl[ahead.C_FULL] == 1
     assert 0 < ring.ctrl[ahead.C_DRAWN] < sim.n_days - 1  # some days by each
+    assert junk_tables["recycled"] == 1
     _assert_same(drawn_by_driver, sim)
 
 
-def test_in_chunks_with_progress(drawn_by_driver, counted) -> None:
+def test_in_chunks_with_progress(drawn_by_driver, counted, junk_tables) -> None:
     sim = _sim()
     days = []
     sim.run(fused=True, progress=days.append)
     assert counted["helpers"] == -(-sim.n_days // fused.CHUNK_DAYS)
+    assert junk_tables["recycled"] == 1
     _assert_same(drawn_by_driver, sim)
 
 
@@ -139,9 +211,9 @@ def test_stress_scenario_both_ways(make_scenario, counted, monkeypatch) -> None:
     _assert_same(alone, helped)
 
 
-def test_resumed_from_the_decision_date(monkeypatch, counted) -> None:
+def test_resumed_from_the_decision_date(monkeypatch, counted, junk_tables) -> None:
     """A run that leaves a checkpoint and one resumed from it, with the helper, give what the
-    driver alone gives."""
+    driver alone gives (the first on junk tables, the resumed one on the first's)."""
     monkeypatch.setattr(fused, "DRAW_AHEAD", False)
     alone = corridor.run("mexico-asks", scale=200)
     monkeypatch.setattr(fused, "DRAW_AHEAD", True)
@@ -149,6 +221,7 @@ def test_resumed_from_the_decision_date(monkeypatch, counted) -> None:
     corridor.run("baseline", scale=200, history=h)
     resumed = corridor.run("mexico-asks", scale=200, history=h)
     assert h.hits == 1 and counted["helpers"] >= 3  # two calls, then the resumed one
+    assert junk_tables["recycled"] == 2
     for v in ("flows", "stocks", "cbp"):
         np.testing.assert_array_equal(alone[v].values, resumed[v].values, err_msg=v)
 

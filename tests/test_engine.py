@@ -424,23 +424,28 @@ def test_fresh_process_loads_kernels_from_cache(baseline_run, make_scenario) -> 
 
 def test_a_dropped_result_frees_its_tables_at_once(make_scenario) -> None:
     """No reference cycle holds a run's tables: they go when the result does, without the
-    cyclic garbage collector (repeated runs in one process do not pile up ~60 MB each)."""
+    cyclic garbage collector (repeated runs in one process do not pile up ~60 MB each), or,
+    kept for the next run (engine/memory.py), are free for it at once."""
     import gc
     import weakref
+
+    from corridor.engine import memory
 
     gc.collect()
     gc.disable()
     try:
         ds = corridor.run(make_scenario())
-        owner = ds["flows"].values
-        while isinstance(owner, np.ndarray) and owner.base is not None:
-            owner = owner.base
-        owner = getattr(owner, "obj", owner)  # a table in a mapping: the mapping (memory.py)
+        flows = ds["flows"].values
+        shape, dtype = flows.shape, flows.dtype
+        owner = memory._mapping_of(flows) or flows
         alive = weakref.ref(owner)
-        del ds, owner
-        assert alive() is None
+        del ds, owner, flows
+        if alive() is not None:
+            again = memory.recycled(shape, dtype)
+            assert again is not None and memory._mapping_of(again) is alive()
     finally:
         gc.enable()
+        memory.release_kept()
 
 
 def test_index_nb_keeps_every_person_index():
@@ -475,3 +480,38 @@ def test_zeroed_tables_are_writable_zeros(shape):
     view = a[-1]
     del a
     assert (view == 7).all()
+
+
+def test_kept_tables_are_recycled_only_once_nothing_views_them():
+    """``memory.recycled`` hands a kept mapping over only when no array views it any more
+    (a view of a view counts), with its contents as they were; at most ``KEEP`` of a size
+    are kept; small arrays (numpy's) and forgotten mappings are never recycled."""
+    from corridor.engine import memory
+
+    shape = (700, 1000)
+    memory.release_kept()
+    try:
+        a = memory.zeroed(shape, np.int32)
+        assert memory.keep(a) and memory.keep(a)  # once: the same mapping
+        assert memory.recycled(shape, np.int32) is None  # a views it
+        a[0, :3] = (7, 8, 9)
+        view = a[:1][0, :]
+        del a
+        assert memory.recycled(shape, np.int32) is None  # the view of a view does
+        del view
+        b = memory.recycled(shape, np.int32)
+        assert b is not None and b.shape == shape and b.flags.writeable
+        assert b[0, :3].tolist() == [7, 8, 9]  # the earlier contents: the caller zeroes
+        assert memory.recycled(shape, np.int32) is None  # b views it now
+        assert memory.recycled((70, 10000), np.int32) is None  # same size, but in use
+        others = [memory.zeroed(shape, np.int32) for _ in range(memory.KEEP)]
+        assert [memory.keep(o) for o in others] == [True] * (memory.KEEP - 1) + [False]
+        assert not memory.keep(np.zeros(shape, np.int32)) and not memory.keep(np.zeros(3))
+        del others
+        c = memory.recycled(shape, np.int32)
+        assert c is not None and not np.shares_memory(b, c)
+        del c
+        memory.release_kept()
+        assert memory.recycled(shape, np.int32) is None
+    finally:
+        memory.release_kept()

@@ -92,7 +92,8 @@ class Ring(NamedTuple):
     ctrl: np.ndarray  # [N_CTRL] int64 control words
     cap: int  # agents a slot holds
     lead: int  # the helper draws day d once the driver has finished day d - lead
-    touch: int  # after drawing day d, the helper touches the tables' pages up to d + touch
+    touch: int  # after drawing day d, the helper readies the tables' rows up to d + touch
+    zero: int  # 1: the tables are recycled memory (engine.memory): readying a row zeroes it
     fits: np.ndarray  # [3] int64: flows, stocks, cbp still multiplied into people (scale_day_nb)
     hist: np.ndarray  # [slot, ...] int32: the driver's head counts at the end of a day
     exposed: np.ndarray  # [slot, street/shelter, nat, city] int64: exposed to harm that day
@@ -125,6 +126,7 @@ def _ring(cap: int, n_nat: int, lead: int) -> Ring:
         cap,
         lead,
         TOUCH_DAYS,
+        0,
         np.ones(3, dtype=np.int64),
         np.zeros((RING_DAYS if cap else 0,) + hist.shape, dtype=hist.dtype),
         np.zeros((RING_DAYS if cap else 0, 2, n_nat, len(BORDER_CITIES)), dtype=np.int64),
@@ -151,9 +153,10 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
     helper's own copies of the origins' memory and of ``returning``.
 
     It also does three things for the result ``tables`` (flows, stocks, cbp) that the driver
-    would otherwise do itself. After each day it draws, it touches their pages up to
-    ``ring.touch`` days on (:func:`corridor.engine.handoff.touch_pages`): the system maps and
-    zeroes fresh memory on this core, not the driver's. And for each day the driver finishes
+    would otherwise do itself. After each day it draws, it readies their rows up to
+    ``ring.touch`` days on (:func:`ready_day_nb`): it touches their pages, so that the system
+    maps and zeroes fresh memory on this core, not the driver's, or zeroes recycled memory
+    (``ring.zero``). And for each day the driver finishes
     (while it waits, and after its last draw until the driver stops: :func:`_finish_day_nb`),
     it draws the day's harm incidents from who the driver left exposed in ``ring.exposed``
     (``stg``: the staging pack's rates), adds the head counts it left in ``ring.hist`` into
@@ -164,7 +167,7 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
     ctrl = ring.ctrl
     lam = np.empty(pk.mem_in.shape[0])
     spins = 0
-    touched = d0  # the driver touches its first day itself
+    touched = d0  # the caller readies the first day (fused.run_fused)
     finished = d0 - 1
     for day in range(d0, d1):
         # A day the driver finished, while it is not waiting for this one's draws: else the
@@ -200,9 +203,7 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
         upto = min(day + ring.touch, d1 - 1, touched + 2)
         while touched < upto:
             touched += 1
-            touch_pages(tables[0][touched].reshape(-1))
-            touch_pages(tables[1][touched].reshape(-1))
-            touch_pages(tables[2][touched].reshape(-1))
+            ready_day_nb(tables, touched, ring.zero)
     while True:  # the driver's last days, until it stops (C_DONE is final once C_STOP is set)
         stop = seen(ctrl, C_STOP) != 0
         done = seen(ctrl, C_DONE)
@@ -212,6 +213,24 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
         if stop:
             return
         spins = spin_pause(spins)
+
+
+@nb.njit(cache=True, nogil=True)
+def ready_day_nb(tables, day, zero):
+    """The result ``tables``' rows of ``day`` made ready for the driver to write: zeroed if
+    ``zero`` (recycled memory, :func:`corridor.engine.memory.recycled`), else each page
+    touched (fresh memory, zero already: the system maps it on this thread's core)."""
+    _ready_row_nb(tables[0][day].reshape(-1), zero)
+    _ready_row_nb(tables[1][day].reshape(-1), zero)
+    _ready_row_nb(tables[2][day].reshape(-1), zero)
+
+
+@nb.njit(cache=True, nogil=True)
+def _ready_row_nb(row, zero):
+    if zero:
+        row[:] = 0
+    else:
+        touch_pages(row)
 
 
 @pp.helper_nb

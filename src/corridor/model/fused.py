@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numba as nb
 import numpy as np
 
+from corridor.engine import memory
 from corridor.engine import people as pp
 from corridor.engine.handoff import publish
 from corridor.engine.rng import STREAM, day_key_nb
@@ -55,6 +56,7 @@ from corridor.model.departures_ahead import (
     C_STOP,
     RING_DAYS,
     hand_counts_nb,
+    ready_day_nb,
     take_day_nb,
     wait_for_day_nb,
 )
@@ -212,6 +214,9 @@ def run_days_nb(
             if got < 0:  # the helper failed: Python raises what it raised
                 break
             ahead = got > 0
+            if not ahead and ring.zero:  # it stopped: the recycled rows it would have zeroed
+                for d in range(day, d1):
+                    ready_day_nb((flows, stocks, cbp), d, 1)
         if ahead:
             counts[:] = ring.counts[day % RING_DAYS]
         else:
@@ -610,6 +615,23 @@ def _call_driver(d0, d1, sim, istate, fstate, packs, ring, scale, limit, split) 
     )
 
 
+def _recycle_tables(res: Results) -> bool:
+    """Put recycled memory (:func:`corridor.engine.memory.recycled`: an earlier fused run's
+    tables, of the same sizes, that nothing views any more) in place of ``res``'s fresh
+    tables, all three or none; returns whether it did. It did not: the fresh ones are kept
+    for the next run (:func:`corridor.engine.memory.keep`). Recycled memory holds the
+    earlier run's counts: only a run with the helper, which zeroes each day's rows ahead of
+    the driver, takes it."""
+    fresh = (res.flows, res.stocks, res.cbp)
+    old = [memory.recycled(t.shape, t.dtype) for t in fresh]
+    if any(t is None for t in old):
+        for t in fresh:
+            memory.keep(t)
+        return False
+    res.flows, res.stocks, res.cbp = old
+    return True
+
+
 def run_fused(
     sim: Simulation,
     progress: Callable[[int], None] | None = None,
@@ -635,6 +657,12 @@ def run_fused(
     res = sim.res
     if res.scale != 1:
         raise ValueError("the tables are already in people")
+    threads = nb.get_num_threads()
+    ring = departures_ahead.ring_for(
+        sim.module("departure").expected_agents_per_day(), dep, DRAW_AHEAD and threads > 1
+    )
+    if ring.cap > 0 and _recycle_tables(res):  # the helper zeroes them ahead of the driver
+        ring = ring._replace(zero=1)
     scale = sim.scale if in_people else 1
     limit = scale_limit(res.flows.dtype, scale)
     chunk = CHUNK_DAYS if progress is not None else sim.n_days
@@ -647,10 +675,6 @@ def run_fused(
         _decision_day(sim),
     )
     day, before = _resume(run, history, istate, fstate)
-    threads = nb.get_num_threads()
-    ring = departures_ahead.ring_for(
-        sim.module("departure").expected_agents_per_day(), dep, DRAW_AHEAD and threads > 1
-    )
     # With a helper drawing the departures, big days' pass splits over the other threads.
     split = day_pass.SPLIT or (threads - 1 if ring.cap > 0 else threads)
     while day < sim.n_days:
@@ -658,6 +682,8 @@ def run_fused(
         if before is not None and day < run.day:
             end = min(end, run.day)  # a chunk ends at the decision date: the checkpoint
         tables = (res.flows, res.stocks, res.cbp)
+        if ring.zero:  # the call's first day (the helper readies the days after it)
+            ready_day_nb(tables, day, 1)
         helper = departures_ahead.start(
             ring,
             day,
