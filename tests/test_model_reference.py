@@ -136,6 +136,10 @@ def _departure(case: str, sim: Simulation, day: int, calls: list[Call]) -> Calla
         pk.days_air,
         pk.days_mexico,
         pk.spread,
+        pk.south_cdf,
+        pk.south_month_row,
+        pk.south_travel,
+        pk.south_spread,
         _people(sim),
     )
     spawn = _call(case, day, "spawn", args)

@@ -28,6 +28,7 @@ from corridor.engine.series import F
 from corridor.engine.sim import Module
 from corridor.model import inputs
 from corridor.model.places import DARIEN_NATIONALITIES, NAT, NATIONALITIES, PLACE
+from corridor.model.transit import south_trip_nb
 
 _ST_DEPARTURE_COUNT = STREAM["departure_count"]
 _ST_DEPARTURE_DARIEN = STREAM["departure_darien"]
@@ -89,6 +90,12 @@ class DeparturePack(NamedTuple):
     avail: np.ndarray  # [nat] int64 state: pooled people who may leave on avail_day
     avail_day: np.ndarray  # [1] int64 state: the day avail is for (-1: none yet)
     redeparture: float  # per day
+    # The transit module's, for the trip north from Mexico's southern border drawn with the
+    # departure (transit.south_trip_nb):
+    south_cdf: np.ndarray  # [month row, city] cumulative city choice
+    south_month_row: np.ndarray  # [day] int64 the row of each day's month
+    south_travel: np.ndarray  # [city] median days from the southern border
+    south_spread: float  # sd of log travel time
 
 
 class Departure(Module):
@@ -386,7 +393,14 @@ class Departure(Module):
             self.avail,
             self.avail_day,
             float(p["redeparture_per_day"]),
+            *self._south_trips(),
         )
+
+    def _south_trips(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The transit module's city choice and travel times, which the departures' draws of
+        the trip north read (:class:`DeparturePack`'s ``south_*``)."""
+        tp = self.sim.module("transit").pk
+        return tp.city_cdf, tp.month_row, tp.travel, tp.spread
 
     def expected_agents_per_day(self) -> np.ndarray:
         """Departures per day (agents) at the initial pull, before parole: sizes the fused
@@ -512,14 +526,18 @@ def spawn_nb(
     days_air,
     days_mexico,
     spread,
+    south_cdf,
+    south_month_row,
+    south_travel,
+    south_spread,
     ppl,
 ):
-    """Append new departures: identity, demographic, route and arrival day for each
-    (:func:`draw_trips_nb`, written into the people's own fields, then :func:`settle_nb`
-    in place). With :func:`returnees_nb` after it, what :func:`spawn_day_nb` does in one
-    go: the pair is the kernel form that tests/test_model_reference.py checks against
-    NumPy."""
-    demo, place, t_next, t_last = ppl[2], ppl[4], ppl[9], ppl[11]
+    """Append new departures: identity, demographic, route, arrival day and trip north for
+    each (:func:`draw_trips_nb`, written into the people's own fields, then
+    :func:`settle_nb` in place). With :func:`returnees_nb` after it, what
+    :func:`spawn_day_nb` does in one go: the pair is the kernel form that
+    tests/test_model_reference.py checks against NumPy."""
+    demo, place, t_next, t_last, trip = ppl[2], ppl[4], ppl[9], ppl[11], ppl[14]
     draw_trips_nb(
         start,
         counts,
@@ -533,12 +551,17 @@ def spawn_nb(
         days_air,
         days_mexico,
         spread,
+        south_cdf,
+        south_month_row,
+        south_travel,
+        south_spread,
         demo,
         place,  # the route, until settle_nb writes the place
         t_next,
         t_last,
+        trip,
     )
-    settle_nb(demo, place, t_next, t_last, start, counts, day, ppl, start)
+    settle_nb(demo, place, t_next, t_last, trip, start, counts, day, ppl, start)
 
 
 @pp.helper_nb
@@ -555,17 +578,28 @@ def draw_trips_nb(
     days_air,
     days_mexico,
     spread,
+    south_cdf,
+    south_month_row,
+    south_travel,
+    south_spread,
     demo,
     route,
     t_next,
     t_last,
+    trip,
 ):
     """The draws of the new departures from index ``start`` (in nationality order): the
     demographic, the route (:data:`ROUTE_NORTH`, :data:`ROUTE_SOUTH`, :data:`ROUTE_DARIEN`)
     and the day they reach Mexico's southern border or, going north at once, a border city;
     ``t_last`` -1 (no earlier encounter; :func:`pick_returnees_nb` gives the returnees
     theirs). One uniform picks the route: the Darien below ``darien_p``, the air above it up
-    to ``darien_p + air_p``, else by land to Tapachula."""
+    to ``darien_p + air_p``, else by land to Tapachula.
+
+    For those going south, ``trip`` is their trip north from the southern border, drawn
+    now for the day they get there (:func:`corridor.model.transit.south_trip_nb`, with the
+    ``south_*`` schedules): the transit module's draws that day, made here, so that on the
+    helper thread they leave the driver's; ``pp.NONE`` if they get there after the run's
+    last day (transit then draws them itself), and for everyone else."""
     k_demo = day_key_nb(seed, _ST_DEPARTURE_DEMOGRAPHIC, day)
     k_route = day_key_nb(seed, _ST_DEPARTURE_DARIEN, day)
     k_time = day_key_nb(seed, _ST_TRAVEL_TIME, day)
@@ -593,16 +627,23 @@ def draw_trips_nb(
                     r = ROUTE_SOUTH
                     days = days_south
             route[i] = r
-            t_next[i] = day + max(1, int(days * np.exp(spread * z)))
+            t = day + max(1, int(days * np.exp(spread * z)))
+            t_next[i] = t
+            trip[i] = pp.NONE
+            if r != ROUTE_NORTH and t < south_month_row.shape[0]:
+                row = south_cdf[pp.index_nb(south_month_row[t])]
+                trip[i] = south_trip_nb(seed, t, u_id, row, south_travel, south_spread)
             i += 1
 
 
 @pp.helper_nb
-def settle_nb(demo, route, t_next, t_last, s0, counts, day, ppl, start):
-    """The new departures drawn at ``s0`` on in ``demo``, ``route``, ``t_next`` and
-    ``t_last`` (:func:`draw_trips_nb`, :func:`pick_returnees_nb`; the people's own fields,
+def settle_nb(demo, route, t_next, t_last, trip, s0, counts, day, ppl, start):
+    """The new departures drawn at ``s0`` on in ``demo``, ``route``, ``t_next``, ``t_last``
+    and ``trip`` (:func:`draw_trips_nb`, :func:`pick_returnees_nb`; the people's own fields,
     or another thread's) written as people from index ``start``: every field. A returnee
-    (``t_last`` >= 0) brings one earlier encounter, on the day they went home."""
+    (``t_last`` >= 0) brings one earlier encounter, on the day they went home. Those going
+    south keep their trip north in ``thr_reg`` until they reach the southern border (no
+    threshold of theirs is on a schedule before then)."""
     uid, nat, dem, state, place, flags, enc, expl, rem, t_nx, t_state, t_la, wake = ppl[:13]
     thr, thr_reg = ppl[13], ppl[14]
     i = start
@@ -611,6 +652,7 @@ def settle_nb(demo, route, t_next, t_last, s0, counts, day, ppl, start):
         for k in range(counts[n]):
             r = route[s]
             t = t_last[s]
+            north = trip[s]  # before thr_reg is written: in place, the same field
             back = t >= 0
             uid[i] = departure_uid_nb(day, n, k)
             nat[i] = n
@@ -622,16 +664,17 @@ def settle_nb(demo, route, t_next, t_last, s0, counts, day, ppl, start):
             expl[i] = 0
             rem[i] = 0
             t_state[i] = day
-            thr_reg[i] = pp.NONE
             if r == ROUTE_NORTH:  # choose their city today (the transit module)
                 state[i] = pp.MEXICO_TRANSIT
                 place[i] = 255
                 thr[i] = pp.UNARMED
+                thr_reg[i] = pp.NONE
                 wake[i] = -1  # looked at today (the pass sets the next day)
             else:
                 state[i] = pp.TRAVEL_SOUTH
                 place[i] = 0
                 thr[i] = pp.NONE
+                thr_reg[i] = north
                 wake[i] = t_next[s]  # nothing is due on the way south (transit.wake_nb)
                 if r == ROUTE_DARIEN:
                     fl |= pp.DARIEN
@@ -828,14 +871,14 @@ def spawn_day_nb(day, seed, pk, counts, start, ppl):
     """The day's departures (``counts``, of which ``pk.returning`` are returnees, taken off
     the pool) written into ``ppl`` from index ``start``: :func:`draw_day_nb` into the
     people's own fields, then :func:`settle_nb` in place. Returns the index after them."""
-    demo, place, t_next, t_last = ppl[2], ppl[4], ppl[9], ppl[11]
-    draw_day_nb(day, seed, pk, counts, start, demo, place, t_next, t_last)  # place: the route
-    settle_nb(demo, place, t_next, t_last, start, counts, day, ppl, start)
+    demo, place, t_next, t_last, trip = ppl[2], ppl[4], ppl[9], ppl[11], ppl[14]
+    draw_day_nb(day, seed, pk, counts, start, demo, place, t_next, t_last, trip)  # place: route
+    settle_nb(demo, place, t_next, t_last, trip, start, counts, day, ppl, start)
     return start + counts.sum()
 
 
 @pp.helper_nb
-def draw_day_nb(day, seed, pk, counts, start, demo, route, t_next, t_last):
+def draw_day_nb(day, seed, pk, counts, start, demo, route, t_next, t_last, trip):
     """The draws of the day's departures (:func:`draw_trips_nb`) and of the returnees' pooled
     days (:func:`pick_returnees_nb`, off the pool), into the arrays from ``start``: what
     :func:`settle_nb` writes out as people. The departures drawn ahead on another thread are
@@ -855,10 +898,15 @@ def draw_day_nb(day, seed, pk, counts, start, demo, route, t_next, t_last):
         pk.days_air,
         pk.days_mexico,
         pk.spread,
+        pk.south_cdf,
+        pk.south_month_row,
+        pk.south_travel,
+        pk.south_spread,
         demo,
         route,
         t_next,
         t_last,
+        trip,
     )
     pick_returnees_nb(start, counts, pk.returning, day, seed, pk.pool, pk.avail, t_last)
 

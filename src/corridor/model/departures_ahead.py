@@ -14,7 +14,7 @@ A helper thread (:func:`draw_ahead_nb`, compiled without the GIL, started by
 :func:`start`) draws each day's departures into a ring of :data:`RING_DAYS` slots and
 publishes the day (``engine/handoff.py``); the driver waits for the day it needs, writes its
 slot out as people after its own (``settle_nb``) and publishes each day it finishes (whose
-pool and outcomes the helper then reads). A slot holds only the draws, 6 bytes an agent
+pool and outcomes the helper then reads). A slot holds only the draws, 10 bytes an agent
 against a person's 32: what crosses between the cores is what cannot be recomputed. The
 helper keeps its own copy of the origins' memory (the driver folds the same outcomes into its
 own, bit for bit); the pool of returnees and its window count are the helper's during the
@@ -79,14 +79,15 @@ TOUCH_DAYS = 32  # how far ahead of its day the helper touches the result tables
 
 class Ring(NamedTuple):
     """The slots the helper draws days into (``cap`` 0: no helper, the driver draws): per
-    agent only the draws (:func:`corridor.model.departure.draw_day_nb`), 6 bytes, which
+    agent only the draws (:func:`corridor.model.departure.draw_day_nb`), 10 bytes, which
     the driver writes out as people (``settle_nb``): what crosses between the cores is a
-    fifth of the 32 bytes of a person."""
+    third of the 32 bytes of a person."""
 
     demo: np.ndarray  # [RING_DAYS * cap] uint8
     route: np.ndarray  # [RING_DAYS * cap] uint8
     t_next: np.ndarray  # [RING_DAYS * cap] int16
     t_last: np.ndarray  # [RING_DAYS * cap] int16: a returnee's day home, else -1
+    trip: np.ndarray  # [RING_DAYS * cap] float32: the trip north (transit.south_trip_nb)
     counts: np.ndarray  # [slot, nat] int32: the day's departures
     returning: np.ndarray  # [slot, nat] int32: of which returnees
     ctrl: np.ndarray  # [N_CTRL] int64 control words
@@ -120,6 +121,7 @@ def _ring(cap: int, n_nat: int, lead: int) -> Ring:
         np.zeros(m, dtype=u8),
         np.zeros(m, dtype=i16),
         np.zeros(m, dtype=i16),
+        np.zeros(m, dtype=pp.FIELDS["thr_reg"]),
         z,
         z.copy(),
         np.zeros(N_CTRL, dtype=np.int64),
@@ -195,7 +197,9 @@ def draw_ahead_nb(d0, d1, seed, pk, ring, tables, scale, limit, stg):
             break
         ring.returning[slot, :] = pk.returning
         start = slot * ring.cap
-        draw_day_nb(day, seed, pk, counts, start, ring.demo, ring.route, ring.t_next, ring.t_last)
+        draw_day_nb(
+            day, seed, pk, counts, start, ring.demo, ring.route, ring.t_next, ring.t_last, ring.trip
+        )
         publish(ctrl, C_DRAWN, day)
         # Days after ``day`` only: the driver cannot pass ``day`` before the next publish.
         # Two days' pages a day drawn at most, so that the first days are not held up by
@@ -300,7 +304,8 @@ def take_day_nb(day, pk, ring, n, ppl, flows):
     slot = day % RING_DAYS
     counts = ring.counts[slot]
     departure_flows_nb(day, pk, counts, ring.returning[slot], flows)
-    settle_nb(ring.demo, ring.route, ring.t_next, ring.t_last, slot * ring.cap, counts, day, ppl, n)
+    s0 = slot * ring.cap
+    settle_nb(ring.demo, ring.route, ring.t_next, ring.t_last, ring.trip, s0, counts, day, ppl, n)
     return n + counts.sum()
 
 

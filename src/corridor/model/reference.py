@@ -266,6 +266,10 @@ def spawn_numpy(
     days_air: float,
     days_mexico: float,
     spread: float,
+    south_cdf: np.ndarray,
+    south_month_row: np.ndarray,
+    south_travel: np.ndarray,
+    south_spread: float,
     ppl: People,
 ) -> None:
     """NumPy reference of :func:`corridor.model.departure.spawn_nb`."""
@@ -308,7 +312,35 @@ def spawn_numpy(
     t_next[sl] = (day + trip).astype(np.int16)
     wake[sl] = np.where(north, -1, t_next[sl])
     thr[sl] = np.where(north, pp.UNARMED, pp.NONE)
-    thr_reg[sl] = pp.NONE
+    thr_reg[sl] = _south_trips(
+        seed, t_next[sl], u_id, ~north, south_cdf, south_month_row, south_travel, south_spread
+    )
+
+
+def _south_trips(
+    seed: int,
+    arrive: np.ndarray,
+    uids: np.ndarray,
+    south: np.ndarray,
+    city_cdf: np.ndarray,
+    month_row: np.ndarray,
+    travel: np.ndarray,
+    spread: float,
+) -> np.ndarray:
+    """NumPy reference of :func:`corridor.model.transit.south_trip_nb` for the departures
+    going ``south`` (``pp.NONE`` for the rest and for arrivals after the run's last day): the
+    trip north each would draw on the day they ``arrive`` at the southern border."""
+    out = np.full(arrive.shape, pp.NONE, dtype=np.float32)
+    arrive = arrive.astype(np.int64)
+    for day in np.unique(arrive[south & (arrive < month_row.shape[0])]):
+        i = np.flatnonzero(south & (arrive == day))
+        cdf = city_cdf[month_row[day]]
+        u = uniforms(day_key(seed, STREAM["city_choice"], int(day)), uids[i])
+        c = _choose(u * cdf[-1], cdf)
+        z = normal(day_key(seed, STREAM["travel_time"], int(day)), uids[i])
+        days = np.maximum(1, (travel[c] * np.exp(spread * z)).astype(np.int64))
+        out[i] = np.where(days < tr.TRIP_DAYS, c * tr.TRIP_DAYS + days, pp.NONE)
+    return out
 
 
 # --- transit --------------------------------------------------------------------------------
@@ -378,6 +410,7 @@ def transit_numpy(
     caught = _first_within(want, cap)
     det_days = day + int(detention_days)
 
+    thr_reg[np.flatnonzero(south)] = pp.NONE  # the trip north drawn ahead: drawn again here
     i = np.flatnonzero(south & caught)
     state[i], place[i], t_state[i], t_next[i] = pp.MEXICO_DETAINED, tr._TAPACHULA, day, det_days
     _count(flows, tr._APP, a[i], place[i])

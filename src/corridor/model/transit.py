@@ -289,6 +289,27 @@ def _choose_city(u, cdf):
     return c
 
 
+TRIP_DAYS = 32768  # a trip drawn ahead: city x TRIP_DAYS + days on the road (south_trip_nb)
+
+
+@nb.njit(cache=True, inline="always")
+def south_trip_nb(seed, day, uid, city_cdf, travel, spread):
+    """The border city and days on the road of person ``uid`` reaching Mexico's southern
+    border on ``day`` and going on north: the draws :func:`transit_person_nb` would make that
+    day (city, Box-Muller travel time), made ahead with the departure, on the helper thread
+    (``departure.draw_trips_nb``), as one float32 code, city x :data:`TRIP_DAYS` + days
+    (exact: below 2**24); ``pp.NONE`` if the days would not fit. ``city_cdf``: the row of
+    ``day``'s month. The city choice and travel times read data and parameters only, never a
+    policy lever, so a run resumed from a checkpoint under other policies draws the same."""
+    u = uniform_nb(day_key_nb(seed, _ST_CITY_CHOICE, day), uid)
+    z = normal_nb(day_key_nb(seed, _ST_TRAVEL_TIME, day), uid)
+    c = _choose_city(u * city_cdf[-1], city_cdf)
+    days = max(1, int(travel[c] * np.exp(spread * z)))  # as _to_city
+    if days >= TRIP_DAYS:
+        return pp.NONE
+    return np.float32(c * TRIP_DAYS + days)
+
+
 @pp.helper_nb
 def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_time):
     c = _choose_city(u_city * city_cdf[-1], city_cdf)
@@ -411,6 +432,8 @@ def transit_person_nb(
             return HELD, HELD
         if flags[i] & pp.DARIEN:
             flows[_DAR, nat[i], _DARIEN] += 1
+        trip = thr_reg[i]  # the trip north drawn with the departure (south_trip_nb), if any
+        thr_reg[i] = pp.NONE
         if caught and apprehended < cap:
             state[i] = pp.MEXICO_DETAINED
             place[i] = _TAPACHULA
@@ -420,18 +443,23 @@ def transit_person_nb(
             return apprehended + 1, deported
         state[i] = pp.MEXICO_TRANSIT
         t_state[i] = day
-        _to_city(
-            i,
-            day,
-            uniform_nb(k_city, uid[i]),
-            normal_nb(k_time, uid[i]),
-            city_cdf,
-            travel,
-            spread,
-            place,
-            t_next,
-            False,
-        )
+        if trip != pp.NONE:  # drawn for today, the day they were to arrive
+            code = int(trip)
+            place[i] = _FIRST_CITY + code // TRIP_DAYS
+            t_next[i] = day + code % TRIP_DAYS
+        else:  # arriving after the last day of the run they left in (a longer one resumed)
+            _to_city(
+                i,
+                day,
+                uniform_nb(k_city, uid[i]),
+                normal_nb(k_time, uid[i]),
+                city_cdf,
+                travel,
+                spread,
+                place,
+                t_next,
+                False,
+            )
         arm_interior_nb(i, day + 1, k_thr, 0, h_cum, ppl)
     elif s == pp.MEXICO_TRANSIT:
         if place[i] == 255:  # a Mexican leaving home: choose the city, keep the time
