@@ -140,6 +140,7 @@ print(json.dumps({
     "agent_steps": steps,
     "agent_steps_per_s_wall": steps / wall_s if steps else None,
     "agent_steps_per_s_run": steps / run_s if steps and run_s else None,
+    "agents_created": attrs.get("agents_created"),
     "peak_agents": attrs.get("peak_agents"),
     "threads": attrs.get("threads"),
     "peak_rss_bytes": peak_rss_bytes(),
@@ -235,6 +236,7 @@ def report_scenario(res: dict[str, Any]) -> None:
         f"  scale {res['scale']}: {res['wall_s']:.3f} s wall after warm-up "
         f"(median of {res.get('repeats', 1)}) "
         f"(simulation loop {res['run_s']} s), {res['agent_steps']} agent-steps, "
+        f"{res.get('agents_created')} agents created, "
         f"peak RSS {res['peak_rss_bytes'] / 2**20:.0f} MiB"
     )
 
@@ -361,6 +363,8 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{r['wall_s']:.3f} s wall ({_fmt(r['run_s'], '.3f')} s loop); "
                     f"{_fmt(r['agent_steps'], ',')} agent-steps, "
                     f"{_fmt(r['agent_steps_per_s_wall'], '.3g')} /s; "
+                    f"{_fmt(r.get('agents_created'), ',')} agents created "
+                    f"({_fmt(r.get('peak_agents'), ',')} at most at once); "
                     f"peak RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB",
                 )
             )
