@@ -72,7 +72,8 @@ FIELDS: dict[str, np.dtype] = {
     # sum reaches one is the day of the event, with the same chances as a draw each day, and
     # nobody need be visited on the days between. ``thr``: on the road, INM's interior
     # apprehension (corridor.model.transit); waiting, crossing or giving up (staging).
-    # ``thr_reg``: waiting, registering with CBP One.
+    # ``thr_reg``: waiting, registering with CBP One; travelling south, the trip north from
+    # the southern border drawn with the departure (transit.south_trip_nb: a code, no sum).
     "thr": np.dtype(np.float32),
     "thr_reg": np.dtype(np.float32),
 }

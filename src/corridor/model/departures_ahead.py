@@ -22,8 +22,12 @@ call (the driver only adds those sent home today, cells the helper does not read
 
 The helper also finishes each day the driver has finished, with what the driver never reads
 again: the day's harm incidents, its head counts into the stocks (the driver copies them into
-the ring), and the tables multiplied into people; and it touches the tables' pages weeks
-ahead, so that the system zeroes fresh memory on its core (:func:`draw_ahead_nb`).
+the ring), and the tables multiplied into people; and it readies the tables' rows weeks
+ahead: it touches fresh memory's pages, so that the system zeroes them on its core, or
+zeroes the rows of tables recycled from an earlier run (:func:`draw_ahead_nb`,
+``engine/memory.py``). It also draws each southbound traveller's trip north from Mexico's
+southern border for the day they will get there (``transit.south_trip_nb``), which the
+driver would otherwise draw that day.
 
 When the driver stops before the helper (the people arrays must grow), the days drawn and
 not taken are undone (:func:`finish`): their returnees go back into the pool and the window
@@ -74,7 +78,7 @@ C_COUNTED = 40  # the last finished day whose head counts the helper put into th
 N_CTRL = 48
 _ST_HARM = STREAM["harm"]
 SLOT_MARGIN = 3.0  # a slot holds this many times the most agents expected a day, plus 256
-TOUCH_DAYS = 32  # how far ahead of its day the helper touches the result tables' pages
+TOUCH_DAYS = 32  # how far ahead of its day the helper readies the result tables' rows
 
 
 class Ring(NamedTuple):
