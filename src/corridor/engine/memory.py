@@ -11,14 +11,14 @@ zeroing happens on the other core. Asked for in 2 MB pages where the system allo
 
 A 2 MB fault still stops the helper for the time it takes to zero 2 MB (~0.27 ms on the
 benchmark machine, where a core writes ~7.5 GB/s): the driver, a few days behind, waited
-for the day's departures on 50-130 days a run (2-3 ms). So a fused run with a helper keeps
+for the day's departures on 20-130 days a run (2-3 ms). So a fused run with a helper keeps
 its tables' mappings (:func:`keep`), and the next run with tables of the same sizes takes
 them over once nothing refers to them any more (:func:`recycled`): their pages are already
 there, and the helper zeroes each day's rows ahead of the driver instead (a few
 microseconds a day). The mappings' contents are an earlier run's until then, so only the
 fused driver with its helper (``model/fused.py``) takes recycled ones; every other array
-here is zero. At most :data:`KEEP` mappings of each size are kept (60 MB each for the
-shipped scenarios' tables), for the life of the process or until :func:`release_kept`.
+here is zero. At most :data:`KEEP` mappings of each size are kept (the shipped scenarios'
+three tables come to 60 MB), for the life of the process or until :func:`release_kept`.
 """
 
 from __future__ import annotations
