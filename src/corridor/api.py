@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,10 @@ def warm_up(scn: Scenario) -> float:
     )
     Simulation(short, list(PHASES)).run()
     Simulation(short, list(PHASES)).run(fused=True)
+    # Compiling leaves numba's caught typing errors in reference cycles whose tracebacks
+    # reach back to the caller's frame: without a collection now, the first run's tables
+    # (the frame's locals by then) would wait for the cyclic collector's next pass.
+    gc.collect()
     _WARM = True
     return time.perf_counter() - t0
 
