@@ -126,11 +126,11 @@ class Simulation:
     def lever_over(self, prefix: str, names: tuple[str, ...]) -> np.ndarray:
         """A per-place or per-nationality lever on every day: [day, len(names)] (0 where the
         lever has no entry for a name, e.g. flights to Mexico)."""
-        out = np.zeros((self.n_days, len(names)))
+        by_name = np.zeros((len(names), self.n_days))  # the table is stored lever by lever
         at, keys = _lever_columns(prefix, names)
         if at:
-            out[:, at] = self.levers[:, keys]
-        return out
+            by_name[at] = self.levers.T[keys]
+        return np.ascontiguousarray(by_name.T)
 
     def close(self) -> None:
         """Drop the modules (each points back here): without the cycle, the result tables
