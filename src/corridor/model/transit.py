@@ -304,10 +304,18 @@ def south_trip_nb(seed, day, uid, city_cdf, travel, spread):
     u = uniform_nb(day_key_nb(seed, _ST_CITY_CHOICE, day), uid)
     z = normal_nb(day_key_nb(seed, _ST_TRAVEL_TIME, day), uid)
     c = _choose_city(u * city_cdf[-1], city_cdf)
-    days = max(1, int(travel[c] * np.exp(spread * z)))  # as _to_city
+    days = _trip_days(travel[c], spread, z)
     if days >= TRIP_DAYS:
         return pp.NONE
     return np.float32(c * TRIP_DAYS + days)
+
+
+@nb.njit(cache=True, inline="always")
+def _trip_days(median_days, spread, z):
+    """Days on the road to a city ``median_days`` away, for a standard normal ``z``: one
+    formula for the trips drawn on arrival (:func:`_to_city`) and ahead (:func:`south_trip_nb`),
+    which must agree bit for bit."""
+    return max(1, int(median_days * np.exp(spread * z)))
 
 
 @pp.helper_nb
@@ -315,7 +323,7 @@ def _to_city(i, day, u_city, z, city_cdf, travel, spread, place, t_next, keep_ti
     c = _choose_city(u_city * city_cdf[-1], city_cdf)
     place[i] = _FIRST_CITY + c
     if not keep_time:
-        t_next[i] = day + max(1, int(travel[c] * np.exp(spread * z)))
+        t_next[i] = day + _trip_days(travel[c], spread, z)
 
 
 @nb.njit(cache=True)
